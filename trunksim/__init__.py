@@ -1,0 +1,42 @@
+"""trunksim: what would trunk-based development, GitHub flow or GitFlow do to our delivery?
+
+A SimPy discrete-event model of developers, changes, review, merge conflicts, CI
+runners, flaky tests, deployments, canaries, feature flags and incidents. The public
+API (imports are lazy, so ``import trunksim`` stays fast)::
+
+    scenario = trunksim.load_scenario("scenarios/trunk-based.yaml")
+    frame = trunksim.run([scenario, scenario.with_overrides({"ci.runners": 1})], replications=20)
+    one = trunksim.simulate(scenario, seed=7)      # .changes, .deployments, .incidents, .ci_runs
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_scenario": ("trunksim.scenario.loading", "load_scenario"),
+    "Scenario": ("trunksim.scenario.schema", "Scenario"),
+    "ScenarioError": ("trunksim.scenario.loading", "ScenarioError"),
+    "run": ("trunksim.experiment", "run"),
+    "simulate": ("trunksim.experiment", "simulate"),
+    "summarize": ("trunksim.experiment", "summarize"),
+    "Run": ("trunksim.engine.model", "Run"),
+    "METRIC_COLUMNS": ("trunksim.metrics", "METRIC_COLUMNS"),
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(module), attribute)
+    if name == "plotting":
+        import importlib
+
+        return importlib.import_module("trunksim.plotting")
+    raise AttributeError(f"module 'trunksim' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+"""``python -m trunksim``: the command line."""
+
+from trunksim.cli import main
+
+main()

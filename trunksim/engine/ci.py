@@ -1,0 +1,101 @@
+"""Continuous integration on a shared pool of runners (a SimPy ``PriorityResource``).
+
+A run waits for a runner (queue wait), then takes a drawn duration. It fails for real
+when the code under test carries a defect the suite covers (a defect's ``ci_u`` below
+``ci.defect_detection_probability``) or when the build is semantically broken; otherwise
+it fails spuriously with ``ci.flaky_failure_probability``. A failed run is re-run
+automatically up to ``ci.automatic_retries`` times (a real failure fails again); after
+that a person looks at it. Hotfix runs jump the queue (priority 0).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Generator, Iterable, Optional
+
+import simpy
+
+from trunksim.engine.entities import Change
+from trunksim.randomness import UNIFORM
+
+if TYPE_CHECKING:  # pragma: no cover
+    from trunksim.engine.model import DeliveryModel
+
+PRIORITY_HOTFIX = 0
+PRIORITY_NORMAL = 1
+
+
+class CIService:
+    """The runner pool and the act of running a pipeline."""
+
+    def __init__(self, model: "DeliveryModel") -> None:
+        self.model = model
+        self.env = model.env
+        settings = model.scenario.ci
+        self.settings = settings
+        self.runners = simpy.PriorityResource(self.env, capacity=settings.runners)
+        self.duration = model.streams.buffered("ci", settings.duration)
+        self.flaky_u = model.streams.buffered("flaky", UNIFORM)
+        self._run_ids = 0
+
+    def run_once(
+        self,
+        purpose: str,
+        branch: str,
+        change: Optional[Change],
+        code: Iterable[Change],
+        attempt: int,
+        priority: int = PRIORITY_NORMAL,
+        on_start: Optional[Callable[[], None]] = None,
+    ) -> Generator:
+        """One pipeline run; returns ``"pass"``, ``"fail"`` (real) or ``"flaky"``."""
+        env = self.env
+        queued = env.now
+        with self.runners.request(priority=priority) as request:
+            yield request
+            started = env.now
+            if on_start is not None:
+                on_start()
+            yield env.timeout(self.duration())
+        outcome = self.judge(code)
+        self._run_ids += 1
+        self.model.log.ci_runs.append(
+            (self._run_ids, change.change_id if change else -1, branch, purpose, attempt, queued, started, env.now, outcome)
+        )
+        return outcome
+
+    def judge(self, code: Iterable[Change]) -> str:
+        """The outcome for code made of these changes: real failure, flaky failure or pass."""
+        p_detect = self.settings.defect_detection_probability
+        for change in code:
+            if change.breaks_build:
+                return "fail"
+            for defect in change.defects:
+                if not defect.fixed and defect.ci_u < p_detect:
+                    return "fail"
+        return "flaky" if self.flaky_u() < self.settings.flaky_failure_probability else "pass"
+
+    def run_with_retries(
+        self,
+        purpose: str,
+        branch: str,
+        change: Optional[Change],
+        code: Callable[[], list[Change]],
+        priority: int = PRIORITY_NORMAL,
+    ) -> Generator:
+        """Run, re-running failures automatically; returns the last outcome.
+
+        For a change's own run the change's lead-time stage moves to ``ci_queue`` while it
+        waits for a runner and to ``ci`` while it runs.
+        """
+        outcome = "pass"
+        for attempt in range(self.settings.automatic_retries + 1):
+            if change is not None:
+                change.enter("ci_queue", self.env.now)
+                change.ci_runs += 1
+                on_start = lambda c=change: c.enter("ci", self.env.now)  # noqa: E731
+            else:
+                on_start = None
+            outcome = yield from self.run_once(purpose, branch, change, code(), attempt, priority, on_start)
+            if outcome == "pass":
+                break
+        return outcome

@@ -1,0 +1,232 @@
+"""Production: the deployment pipeline, canaries, rollbacks, feature flags.
+
+A deployment takes every change merged into the production branch, covered by a green
+post-merge build and not yet in production (a change is credited to the first
+deployment that rolls it out to everyone). It runs the pipeline
+(``deployment.pipeline_duration``), then, with a canary, exposes the new changes to
+``traffic_share`` of users for ``bake_time``; a live defect of severity ``s`` is caught
+with probability ``1 - exp(-sensitivity * s * traffic_share * bake_time)``. A caught
+defect fails the canary: the deployment is rolled back (``incidents.rollback_time``)
+and never reaches everyone.
+
+**When** deployments happen is ``deployment.mode``: ``continuous`` deploys each new
+green build as soon as the previous deployment is done; ``cadence`` runs a release
+train every ``deployment.cadence`` hours. An approval board (``deployment.approval``)
+holds regular deployments until its next meeting. Hotfix deployments skip the train,
+the board and the canary.
+
+A known, unrepaired defect in what would ship (found by a canary or in production,
+after a rollback) blocks regular deployments until its fix has merged.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Generator, Optional
+
+import simpy
+
+from trunksim.engine.entities import Branch, Change, Defect, Deployment, Feature, Incident
+
+if TYPE_CHECKING:  # pragma: no cover
+    from trunksim.engine.model import DeliveryModel
+
+KNOWN_IN_PRODUCTION = ("canary", "production")
+
+
+class Delivery:
+    """The production environment and the process that deploys to it."""
+
+    def __init__(self, model: "DeliveryModel", branch: Branch) -> None:
+        self.model = model
+        self.env = model.env
+        self.branch = branch
+        self.settings = model.scenario.deployment
+        self.slot = simpy.PriorityResource(self.env, capacity=1)
+        self.pipeline_duration = model.streams.buffered("deploy", self.settings.pipeline_duration)
+        self.deployments: list[Deployment] = []
+        self.live: list[Deployment] = []  # rolled out and not rolled back, oldest first
+        self._poke: Optional[simpy.Event] = None
+        deployer = self.continuous if self.settings.mode == "continuous" else self.release_train
+        self.env.process(deployer())
+
+    # -- when to deploy ----------------------------------------------------------------
+    def poke(self) -> None:
+        """Something changed that may allow a deployment."""
+        if self._poke is not None and not self._poke.triggered:
+            self._poke.succeed()
+
+    def candidates(self, include_unbuilt: bool = False) -> list[Change]:
+        """Changes that the next deployment would roll out."""
+        green = self.branch.green_version
+        return [c for c in self.branch.pending if not c.deploying and (include_unbuilt or c.merge_version <= green)]
+
+    @staticmethod
+    def blocked(changes: list[Change]) -> bool:
+        """True if a change carries a defect found in production whose fix has not merged."""
+        return any(d.found_by in KNOWN_IN_PRODUCTION and not d.fixed for c in changes for d in c.defects)
+
+    def continuous(self) -> Generator:
+        """Deploy every new green build, one deployment at a time."""
+        while True:
+            changes = self.candidates()
+            if changes and not self.blocked(changes):
+                yield from self.wait_for_approval()
+                yield from self.deploy("regular")
+            else:
+                self._poke = self.env.event()
+                yield self._poke
+
+    def release_train(self) -> Generator:
+        """Deploy what is green at fixed times; a blocked or empty train is skipped."""
+        settings = self.settings
+        next_train = settings.offset
+        while True:
+            yield self.env.timeout(max(0.0, next_train - self.env.now))
+            next_train += settings.cadence
+            changes = self.candidates()
+            if changes and not self.blocked(changes):
+                yield from self.wait_for_approval()
+                yield from self.deploy("regular")
+
+    def wait_for_approval(self) -> Generator:
+        """Hold until the next change-approval board meeting, if there is a board."""
+        board = self.settings.approval
+        if board.enabled:
+            now = self.env.now
+            meetings = max(0, math.ceil((now - board.offset) / board.cadence))
+            yield self.env.timeout(board.offset + meetings * board.cadence - now)
+
+    # -- deploying ---------------------------------------------------------------------
+    def deploy(self, kind: str) -> Generator:
+        """Run one deployment now; returns it (or ``None`` if there was nothing to ship)."""
+        env = self.env
+        model = self.model
+        priority = 0 if kind == "hotfix" else 1
+        with self.slot.request(priority=priority) as request:
+            yield request
+            changes = self.candidates(include_unbuilt=kind == "hotfix")
+            if kind != "hotfix" and (not changes or self.blocked(changes)):
+                return None
+            deployment = Deployment(
+                deployment_id=len(self.deployments) + 1, source=self.branch.name, kind=kind, started=env.now,
+                changes=changes, new_changes=[c for c in changes if c.deployed < 0],
+            )
+            self.deployments.append(deployment)
+            for change in changes:
+                change.deploying = True
+                change.enter("deploy", env.now)
+            yield env.timeout(self.pipeline_duration())
+            canary = self.settings.canary
+            if canary.enabled and kind == "regular" and changes:
+                canary_start = env.now
+                yield env.timeout(canary.bake_time)
+                caught = self.canary_catches(changes)
+                if caught:
+                    yield env.timeout(model.scenario.incidents.rollback_time)
+                    deployment.canary_failed = True
+                    deployment.rolled_back = True
+                    deployment.rolled_back_at = deployment.finished = env.now
+                    for change in changes:
+                        change.deploying = False
+                        change.enter("deploy_wait", env.now)
+                    for defect in caught:
+                        defect.found_by = "canary"
+                        defect.found_at = canary_start
+                        model.incidents.record_canary(defect, deployment, canary_start, env.now)
+                        model.repair(defect)
+                    return deployment
+            self.roll_out(deployment)
+        return deployment
+
+    def canary_catches(self, changes: list[Change]) -> list[Defect]:
+        """Defects the canary sees: live once rolled out, and caught by the severity-weighted draw."""
+        canary = self.settings.canary
+        exposure = canary.detection_sensitivity * canary.traffic_share * canary.bake_time
+        caught = []
+        for change in changes:
+            dark = change.flagged and change.feature is not None and not change.feature.flag_on
+            if dark:
+                continue
+            for defect in change.defects:
+                if not defect.repaired and not defect.found_by and defect.canary_u < -math.expm1(-exposure * defect.severity):
+                    caught.append(defect)
+        return caught
+
+    def roll_out(self, deployment: Deployment) -> None:
+        """Every user now runs the deployment: credit changes, make their defects live."""
+        now = self.env.now
+        model = self.model
+        deployment.finished = now
+        deployment.rolled_out = True
+        self.live.append(deployment)
+        pending = self.branch.pending
+        shipped = set(id(c) for c in deployment.changes)
+        self.branch.pending = [c for c in pending if id(c) not in shipped]
+        for change in deployment.changes:
+            change.deploying = False
+            change.in_production = True
+            change.current_deployment = deployment
+            if change.deployed < 0:
+                change.enter("", now)
+                change.deployed = now
+                change.deployment_id = deployment.deployment_id
+            if change.fixes is not None:
+                repaired = change.fixes
+                repaired.repaired = True
+                model.incidents.update(repaired)
+                feature = repaired.change.feature if repaired.change else None
+                if feature is not None and feature.flagged and not feature.flag_on and feature.completed >= 0:
+                    self.set_flag(feature, True)
+        for change in deployment.changes:
+            for defect in change.defects:
+                model.incidents.update(defect)
+            feature = change.feature
+            if feature is not None and feature.completed < 0 and change.kind == "feature":
+                self.check_complete(feature)
+
+    def check_complete(self, feature: Feature) -> None:
+        """A feature is complete when all its changes run in production; its flag then goes on."""
+        if len(feature.changes) < feature.planned_changes:
+            return
+        if all(c.deployed >= 0 for c in feature.changes):
+            feature.completed = self.env.now
+            if feature.flagged:
+                self.set_flag(feature, True)
+
+    def set_flag(self, feature: Feature, on: bool) -> None:
+        """Turn a feature's flag on or off; its defects become live or dark."""
+        feature.flag_on = on
+        if on:
+            feature.flag_on_at = self.env.now
+        for change in feature.changes:
+            for defect in change.defects:
+                self.model.incidents.update(defect)
+
+    def latest(self) -> Optional[Deployment]:
+        """The most recent deployment still live."""
+        return self.live[-1] if self.live else None
+
+    def can_roll_back(self, incident: Incident) -> bool:
+        """True if the failing change came with the latest live deployment."""
+        change = incident.defect.change
+        latest = self.latest()
+        return latest is not None and change is not None and change.current_deployment is latest and len(self.live) > 1
+
+    def roll_back(self, deployment: Deployment) -> None:
+        """Return production to the previous deployment; its changes wait to ship again."""
+        now = self.env.now
+        deployment.rolled_back = True
+        deployment.rolled_back_at = now
+        self.live.remove(deployment)
+        previous = self.latest()
+        returned = []
+        for change in deployment.changes:
+            if change.current_deployment is deployment:
+                change.in_production = False
+                change.current_deployment = previous
+                returned.append(change)
+        self.branch.pending = returned + self.branch.pending
+        for change in returned:
+            for defect in change.defects:
+                self.model.incidents.update(defect)

@@ -1,0 +1,177 @@
+"""The things the engine moves around: features, changes, defects, branches, deployments, incidents.
+
+These are plain mutable records. Every timestamp is simulation time in hours; every
+duration is hours. Processes update them and append event rows to the log
+(:mod:`trunksim.engine.log`); metrics read only the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+STAGES: tuple[str, ...] = ("coding", "review_wait", "review", "rework", "ci_queue", "ci", "deploy_wait", "deploy")
+"""Stages of a change's lead time, in the order a change usually passes them.
+
+``coding`` runs from the first commit to the end of coding; ``rework`` holds fixing what
+review, CI or a merge conflict found; ``deploy_wait`` runs from merge to the start of the
+deployment that rolls the change out (for GitFlow it includes the release branch and
+QA); ``deploy`` is that deployment's pipeline and canary. The stage hours of a delivered
+change sum to its lead time.
+"""
+
+
+@dataclass(slots=True, eq=False)
+class Defect:
+    """A latent fault. Its detection draws are fixed at birth (common random numbers).
+
+    A stage detects the defect when its uniform draw falls below that stage's detection
+    probability, so raising a probability can only find more defects.
+    """
+
+    defect_id: int
+    feature_id: int
+    position: float  # where in the feature's work it sits, [0, 1)
+    severity: int  # 1 minor, 2 major, 3 critical
+    review_u: float
+    ci_u: float
+    canary_u: float
+    qa_u: float
+    time_to_failure_hours: float
+    change: Optional["Change"] = None
+    found_by: str = ""  # "", review, ci, qa, canary, production
+    found_at: float = -1.0
+    fixed: bool = False  # the code is fixed (before merge, or a fix change merged)
+    repaired: bool = False  # no longer in production: fixed before release, or its fix deployed
+    live_token: int = 0  # bumped whenever the defect stops being live in production
+    live_since: float = -1.0
+    incident: Optional["Incident"] = None
+
+
+@dataclass(slots=True, eq=False)
+class Feature:
+    """A unit of planned work drawn from the backlog."""
+
+    feature_id: int
+    effort_hours: float
+    lines: float
+    defects: list[Defect]
+    developer: int = -1
+    started: float = -1.0
+    changes: list["Change"] = field(default_factory=list)
+    planned_changes: int = 0
+    flagged: bool = False
+    flag_on: bool = False
+    flag_on_at: float = -1.0
+    completed: float = -1.0  # every change in production (and flag on, if flagged)
+
+
+@dataclass(slots=True, eq=False)
+class Change:
+    """What gets integrated: a commit on trunk or a pull request."""
+
+    change_id: int
+    feature: Optional[Feature]
+    author: int
+    kind: str  # feature, fix, hotfix
+    effort_hours: float
+    lines: float
+    target: str  # branch it merges into
+    defects: list[Defect] = field(default_factory=list)
+    created: float = -1.0  # coding started
+    first_commit: float = -1.0
+    submitted: float = -1.0
+    merged: float = -1.0
+    deployed: float = -1.0  # first full rollout holding it
+    deployment_id: int = -1
+    abandoned: bool = False
+    coded_hours: float = 0.0
+    synced_at: float = 0.0  # last time the branch took in its target
+    ci_base_at: float = 0.0  # when the last CI run's base was taken
+    merge_version: int = -1  # target branch version that took the merge
+    in_production: bool = False
+    deploying: bool = False
+    current_deployment: Optional["Deployment"] = None
+    landed_lines: float = 0.0  # lines landed on the target since the branch last synced, at the last sync
+    breaks_build: bool = False
+    review_rounds: int = 0
+    ci_runs: int = 0
+    conflicts: int = 0
+    flagged: bool = False
+    stage: str = ""
+    stage_since: float = 0.0
+    stage_hours: dict[str, float] = field(default_factory=dict)
+    fixes: Optional[Defect] = None  # the defect a fix/hotfix change repairs
+    release: int = -1
+
+    def enter(self, stage: str, now: float) -> None:
+        """Close the current stage at ``now`` and start ``stage`` (lead-time accounting).
+
+        Stages are only counted from the first commit on, and stop at the first full
+        rollout: after that the change's lead time is final.
+        """
+        if self.deployed >= 0 or self.first_commit < 0:
+            return
+        if self.stage:
+            self.stage_hours[self.stage] = self.stage_hours.get(self.stage, 0.0) + (now - self.stage_since)
+        self.stage = stage
+        self.stage_since = now
+
+    @property
+    def unfixed_defects(self) -> list[Defect]:
+        """Defects in this change that no fix has repaired yet."""
+        return [d for d in self.defects if not d.fixed]
+
+
+@dataclass(slots=True, eq=False)
+class Branch:
+    """A long-lived branch: trunk/main, develop, a release branch.
+
+    ``pending`` are the changes merged into it and not yet passed on (deployed, for the
+    production branch; cut into a release, for GitFlow's develop); ``broken_by`` the
+    merged changes that currently break its build; ``version`` counts its commits; ``merge_times``/``merge_lines_cumulative`` let the conflict model ask how
+    much landed since a given instant.
+    """
+
+    name: str
+    pending: list[Change] = field(default_factory=list)
+    version: int = 0
+    merge_times: list[float] = field(default_factory=list)
+    merge_lines_cumulative: list[float] = field(default_factory=list)
+    green_version: int = 0
+    built_version: int = 0
+    red_since: float = -1.0
+    red_cause: str = ""
+    broken_by: list[Change] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class Deployment:
+    """An artifact rolled out to production."""
+
+    deployment_id: int
+    source: str
+    kind: str  # regular, hotfix
+    started: float
+    changes: list[Change]
+    new_changes: list[Change]
+    finished: float = -1.0
+    rolled_out: bool = False
+    canary_failed: bool = False
+    rolled_back: bool = False
+    rolled_back_at: float = -1.0
+
+
+@dataclass(slots=True, eq=False)
+class Incident:
+    """A production failure caused by a deployment."""
+
+    incident_id: int
+    defect: Defect
+    deployment_id: int
+    started: float
+    detected: float = -1.0
+    restored: float = -1.0
+    restored_by: str = ""  # flag_off, rollback, fix_forward, canary_rollback
+    responder: int = -1
+    source: str = "production"  # production or canary

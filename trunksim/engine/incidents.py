@@ -1,0 +1,134 @@
+"""Production failures: when a live defect fails, how it is noticed, and how service comes back.
+
+A defect is *live* while its change runs in production, it is not repaired, and (for a
+flagged feature) the flag is on. From the moment it becomes live it fails after its
+own ``time_to_failure`` (drawn when the defect was born). The failure starts an
+incident; monitoring notices it after ``incidents.detection_delay``; the on-call
+developer (a weekly rotation, any hour of the day) diagnoses it and restores service
+by the cheapest path available:
+
+1. **flag off** — the defect sits behind a feature flag that is on;
+2. **rollback** — the defect came with the latest live deployment and rollback is on;
+3. **fix forward** — write a fix and send it down the strategy's hotfix path; service is
+   restored when that hotfix deployment has rolled out (an unplanned deployment).
+
+After a flag-off or rollback the author still fixes the defect through the normal
+flow; the flag comes back on when the fix is deployed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Generator
+
+from trunksim.engine.entities import Defect, Deployment, Incident
+
+if TYPE_CHECKING:  # pragma: no cover
+    from trunksim.engine.model import DeliveryModel
+    from trunksim.engine.people import Developer
+
+
+class IncidentDesk:
+    """Schedules failures of live defects and runs each incident to its restoration."""
+
+    def __init__(self, model: "DeliveryModel") -> None:
+        self.model = model
+        self.env = model.env
+        settings = model.scenario.incidents
+        self.settings = settings
+        self.detection_delay = model.streams.buffered("incident", settings.detection_delay)
+        self.diagnosis_time = model.streams.buffered("incident", settings.diagnosis_time)
+        self.hotfix_time = model.streams.buffered("incident", settings.fix_time)
+        self.incidents: list[Incident] = []
+
+    @staticmethod
+    def is_live(defect: Defect) -> bool:
+        """True while the defect can hurt users."""
+        change = defect.change
+        if change is None or not change.in_production or defect.repaired:
+            return False
+        feature = change.feature
+        return not (change.flagged and feature is not None and not feature.flag_on)
+
+    def update(self, defect: Defect) -> None:
+        """Re-evaluate liveness after production changed; schedule or cancel the failure."""
+        live = self.is_live(defect)
+        if live and defect.live_since < 0:
+            defect.live_since = self.env.now
+            if defect.incident is None:
+                self.env.process(self.fail_later(defect, defect.live_token))
+        elif not live and defect.live_since >= 0:
+            defect.live_since = -1.0
+            defect.live_token += 1
+
+    def fail_later(self, defect: Defect, token: int) -> Generator:
+        """Fail after the defect's time to failure, unless it stopped being live meanwhile."""
+        yield self.env.timeout(defect.time_to_failure_hours)
+        if defect.live_token == token and defect.incident is None and self.is_live(defect):
+            yield from self.incident(defect)
+
+    def incident(self, defect: Defect) -> Generator:
+        """One production incident, from failure to restored service."""
+        env = self.env
+        change = defect.change
+        deployment = change.current_deployment if change is not None else None
+        incident = Incident(
+            incident_id=len(self.incidents) + 1, defect=defect,
+            deployment_id=deployment.deployment_id if deployment is not None else -1, started=env.now,
+        )
+        self.incidents.append(incident)
+        defect.incident = incident
+        defect.found_by = "production"
+        defect.found_at = env.now
+        yield env.timeout(self.detection_delay())
+        incident.detected = env.now
+        restored = env.event()
+        responder = self.model.on_call()
+        incident.responder = responder.index
+        responder.respond(lambda dev: self.respond(dev, incident, restored))
+        yield restored
+        incident.restored = env.now
+
+    def respond(self, dev: "Developer", incident: Incident, restored) -> Generator:
+        """The on-call developer's work on an incident (runs in their process, any hour)."""
+        model = self.model
+        settings = self.settings
+        defect = incident.defect
+        yield from dev.work_around_the_clock(self.diagnosis_time(), "incident", incident.incident_id)
+        change = defect.change
+        feature = change.feature if change is not None else None
+        if not self.is_live(defect):
+            incident.restored_by = "already_gone"
+            restored.succeed()
+        elif change is not None and change.flagged and feature is not None and feature.flag_on:
+            yield from dev.work_around_the_clock(settings.flag_off_time, "incident", incident.incident_id)
+            model.delivery.set_flag(feature, False)
+            incident.restored_by = "flag_off"
+            restored.succeed()
+            model.repair(defect)
+        elif settings.rollback_enabled and model.delivery.can_roll_back(incident):
+            yield from dev.work_around_the_clock(settings.rollback_time, "incident", incident.incident_id)
+            if model.delivery.can_roll_back(incident):
+                model.delivery.roll_back(model.delivery.latest())
+            incident.restored_by = "rollback"
+            restored.succeed()
+            model.repair(defect)
+        else:
+            hours = self.hotfix_time()
+            yield from dev.work_around_the_clock(hours, "incident", incident.incident_id)
+            fix = model.fix_change(defect, author=dev.index, kind="hotfix", effort_hours=hours)
+            incident.restored_by = "fix_forward"
+            self.env.process(self.ship_hotfix(fix, restored))
+
+    def ship_hotfix(self, fix, restored) -> Generator:
+        """Send a hotfix down the strategy's hotfix path; service is back when it is live."""
+        yield from self.model.strategy.hotfix(fix)
+        restored.succeed()
+
+    def record_canary(self, defect: Defect, deployment: Deployment, started: float, rolled_back: float) -> None:
+        """A failure caught by the canary: real users were hurt, the rollback restored them."""
+        incident = Incident(
+            incident_id=len(self.incidents) + 1, defect=defect, deployment_id=deployment.deployment_id,
+            started=started, detected=started, restored=rolled_back, restored_by="canary_rollback", source="canary",
+        )
+        self.incidents.append(incident)
+        defect.incident = incident

@@ -1,0 +1,168 @@
+"""Developers: one long-lived SimPy process each.
+
+A developer works through, in this order of priority:
+
+1. incidents, when on call (an interrupt: answered at any hour, whatever they were doing);
+2. their own urgent tasks: a branch they broke (priority 0), rework on their own changes
+   — review findings, red CI, conflicts, defects found later (priority 1);
+3. reviews of other people's changes waiting in the shared queue (oldest first);
+4. coding their current feature, one focus block at a time, unless they already have
+   ``team.max_open_changes`` changes submitted and not merged;
+5. otherwise they wait until something arrives.
+
+Between focus blocks they look at 2 and 3 again, which is why review pickup waits grow
+with ``team.focus_block``. Human work follows the working calendar; incident response
+does not.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from typing import TYPE_CHECKING, Callable, Generator, Optional
+
+import simpy
+
+from trunksim.engine.entities import Change, Feature
+
+if TYPE_CHECKING:  # pragma: no cover
+    from trunksim.engine.model import DeliveryModel
+
+EPS = 1e-9
+
+Work = Callable[["Developer"], Generator]
+"""A task body: a generator function taking the developer who does it."""
+
+
+class Developer:
+    """One developer and their SimPy process."""
+
+    def __init__(self, model: "DeliveryModel", index: int) -> None:
+        self.model = model
+        self.env = model.env
+        self.index = index
+        self.tasks: list[tuple[int, int, Work, simpy.Event]] = []
+        self._seq = itertools.count()
+        self.feature: Optional[Feature] = None
+        self.plans: deque[tuple[float, list]] = deque()
+        self.change: Optional[Change] = None
+        self.open_changes = 0
+        self.wake: Optional[simpy.Event] = None
+        self.responding = False
+        self.incident_queue: deque = deque()
+        self.process = self.env.process(self.run())
+
+    # -- being told about work -------------------------------------------------
+    def assign(self, priority: int, work: Work) -> simpy.Event:
+        """Queue a task; returns an event that succeeds when the task is done."""
+        done = self.env.event()
+        heapq.heappush(self.tasks, (priority, next(self._seq), work, done))
+        self.poke()
+        return done
+
+    def poke(self) -> None:
+        """Wake the developer if they are idle."""
+        if self.wake is not None and not self.wake.triggered:
+            self.wake.succeed()
+
+    def respond(self, incident_work: Work) -> None:
+        """Page this developer (on call) with incident work; interrupts whatever they do."""
+        self.incident_queue.append(incident_work)
+        if not self.responding:
+            self.responding = True
+            self.process.interrupt("incident")
+
+    # -- the process ----------------------------------------------------------------
+    def run(self) -> Generator:
+        """The developer's life: pick the most urgent thing, do it, repeat."""
+        model = self.model
+        while True:
+            if self.tasks:
+                _, _, work, done = heapq.heappop(self.tasks)
+                yield from work(self)
+                done.succeed()
+                continue
+            change = model.take_review(self)
+            if change is not None:
+                yield from model.flow.review(self, change)
+                continue
+            if self.ready_to_code():
+                yield from self.code_block()
+                continue
+            yield from self.idle()
+
+    def ready_to_code(self) -> bool:
+        """True when there is (or can be) coding to do and WIP allows it."""
+        if self.open_changes >= self.model.scenario.team.max_open_changes:
+            return False
+        if self.change is not None or self.plans:
+            return True
+        return self.model.backlog_has_work()
+
+    def code_block(self) -> Generator:
+        """Code one focus block of the current change, starting a feature or change if needed."""
+        model = self.model
+        now = self.env.now
+        if self.change is None:
+            if not self.plans:
+                self.feature = model.start_feature(self)
+                if self.feature is None:
+                    return
+                self.plans.extend(model.strategy.plan(self.feature))
+            effort, defects = self.plans.popleft()
+            self.change = model.new_change(self, self.feature, effort, defects, kind="feature", created=now)
+        change = self.change
+        block = min(model.scenario.team.focus_block, change.effort_hours - change.coded_hours)
+        yield from self.work(block, "coding", change.change_id)
+        change.coded_hours += block
+        if change.first_commit < 0:
+            change.first_commit = self.env.now
+            change.enter("coding", self.env.now)
+        if change.coded_hours >= change.effort_hours - EPS:
+            self.change = None
+            model.flow.submit(change)
+
+    def idle(self) -> Generator:
+        """Wait until poked; an incident page during the wait is answered."""
+        self.wake = self.env.event()
+        try:
+            yield self.wake
+        except simpy.Interrupt:
+            yield from self.answer_pages()
+        finally:
+            self.wake = None
+
+    def work(self, hours: float, activity: str, detail: int = -1) -> Generator:
+        """Spend ``hours`` working hours on ``activity``, on the working calendar.
+
+        An incident page interrupts the work; it resumes afterwards with what is left.
+        """
+        calendar = self.model.calendar
+        remaining = hours
+        while remaining > EPS:
+            start = self.env.now
+            end = calendar.finish_time(start, remaining)
+            try:
+                yield self.env.timeout(end - start)
+                self.model.log.activity.append((self.index, activity, start, end, remaining, detail))
+                return
+            except simpy.Interrupt:
+                done = min(calendar.working_hours_between(start, self.env.now), remaining)
+                if done > 0:
+                    self.model.log.activity.append((self.index, activity, start, self.env.now, done, detail))
+                remaining -= done
+                yield from self.answer_pages()
+
+    def work_around_the_clock(self, hours: float, activity: str, detail: int = -1) -> Generator:
+        """Spend ``hours`` of wall-clock time (incident response ignores the calendar)."""
+        start = self.env.now
+        yield self.env.timeout(hours)
+        self.model.log.activity.append((self.index, activity, start, self.env.now, hours, detail))
+
+    def answer_pages(self) -> Generator:
+        """Handle every queued incident page, one after another."""
+        while self.incident_queue:
+            work = self.incident_queue.popleft()
+            yield from work(self)
+        self.responding = False

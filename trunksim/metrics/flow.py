@@ -1,0 +1,110 @@
+"""Flow metrics: the mechanisms behind the DORA numbers.
+
+Pure functions of one replication's event tables and the measurement window. Units
+are in the names. Each docstring gives the formula.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from trunksim.engine.entities import STAGES
+from trunksim.metrics.window import Window
+
+
+def _mean(values: pd.Series) -> float:
+    values = values.dropna()
+    return float(values.mean()) if len(values) else math.nan
+
+
+def delivered_changes(changes: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """Changes whose first commit lies in the window and that reached all users."""
+    return changes[window.mask(changes["first_commit_hours"]) & changes["deployed_hours"].notna()]
+
+
+def stage_mean_hours(changes: pd.DataFrame, window: Window) -> dict[str, float]:
+    """Mean hours a delivered change spent in each lead-time stage.
+
+    ``stage_<s>_mean_hours = mean over delivered changes of stage_<s>_hours``; the stages
+    of a change sum to its lead time, so these means sum to the mean lead time.
+    """
+    delivered = delivered_changes(changes, window)
+    return {f"stage_{s}_mean_hours": _mean(delivered[f"stage_{s}_hours"]) for s in STAGES}
+
+
+def review_wait_mean_hours(changes: pd.DataFrame, window: Window) -> float:
+    """Mean time a delivered change waited for a reviewer to pick it up (all rounds), hours."""
+    return _mean(delivered_changes(changes, window)["stage_review_wait_hours"])
+
+
+def ci_runs_in_window(ci_runs: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """CI runs queued in the window."""
+    return ci_runs[window.mask(ci_runs["queued_hours"])]
+
+
+def ci_queue_wait_mean_hours(ci_runs: pd.DataFrame, window: Window) -> float:
+    """Mean wait for a CI runner: ``mean(started_hours - queued_hours)`` over runs queued in the window, hours."""
+    runs = ci_runs_in_window(ci_runs, window)
+    return _mean(runs["started_hours"] - runs["queued_hours"])
+
+
+def ci_pass_rate(ci_runs: pd.DataFrame, window: Window) -> float:
+    """Share of CI runs (queued in the window) that passed: ``passes / runs``."""
+    runs = ci_runs_in_window(ci_runs, window)
+    return float((runs["outcome"] == "pass").mean()) if len(runs) else math.nan
+
+
+def ci_flaky_failure_share(ci_runs: pd.DataFrame, window: Window) -> float:
+    """Share of failed CI runs that failed spuriously: ``flaky / (flaky + real failures)``."""
+    runs = ci_runs_in_window(ci_runs, window)
+    failed = runs[runs["outcome"] != "pass"]
+    return float((failed["outcome"] == "flaky").mean()) if len(failed) else math.nan
+
+
+def activity_hours_per_week(activity: pd.DataFrame, window: Window, kinds: tuple[str, ...]) -> float:
+    """Developer working hours per week spent on the given activities (stretches that ended in the window)."""
+    rows = activity[window.mask(activity["end_hours"]) & activity["activity"].isin(kinds)]
+    return float(rows["working_hours"].sum()) / window.weeks
+
+
+def activity_share(activity: pd.DataFrame, window: Window, kinds: tuple[str, ...]) -> float:
+    """Share of all recorded developer hours in the window spent on the given activities."""
+    rows = activity[window.mask(activity["end_hours"])]
+    total = float(rows["working_hours"].sum())
+    if total == 0:
+        return math.nan
+    return float(rows.loc[rows["activity"].isin(kinds), "working_hours"].sum()) / total
+
+
+def red_share(branch_status: pd.DataFrame, branch: str, window: Window) -> float:
+    """Share of the window during which ``branch`` was red (its post-merge build failing).
+
+    ``sum over red periods of overlap([red_from, green_at or end], window) / window length``.
+    """
+    rows = branch_status[branch_status["branch"] == branch]
+    if len(rows) == 0:
+        return 0.0
+    start = rows["red_from_hours"].clip(lower=window.start_hours)
+    end = rows["green_at_hours"].fillna(window.end_hours).clip(upper=window.end_hours)
+    overlap = (end - start).clip(lower=0.0)
+    return float(overlap.sum()) / (window.end_hours - window.start_hours)
+
+
+def merge_conflict_rate(merges: pd.DataFrame, window: Window) -> float:
+    """Share of merges (in the window) that hit at least one merge conflict: ``conflicted / merges``."""
+    rows = merges[window.mask(merges["time_hours"])]
+    return float((rows["conflict"] > 0).mean()) if len(rows) else math.nan
+
+
+def per_week(times: pd.Series, window: Window) -> float:
+    """How many of these instants fall in the window, per week."""
+    return float(window.mask(times).sum()) / window.weeks
+
+
+def median(values: pd.Series) -> float:
+    """Interpolated median ignoring NaN; NaN when empty."""
+    values = values.dropna()
+    return float(np.percentile(values.to_numpy(dtype=float), 50)) if len(values) else math.nan

@@ -1,0 +1,90 @@
+"""Durations written with units: ``"45m"``, ``"2h"``, ``"3d"``, ``"2w"``.
+
+Simulation time in trunksim is measured in **hours**. A duration string is a number
+followed by one unit: ``s`` (seconds), ``m`` (minutes), ``h`` (hours), ``d`` (days of
+24 hours) or ``w`` (weeks of 7 days). A plain number is read as hours. Calendar days
+and working days are different things: ``3d`` here is 72 wall-clock hours; how much
+*work* fits in them is the working calendar's business (``team.calendar``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, WithJsonSchema
+
+HOURS_PER_UNIT: dict[str, float] = {
+    "s": 1.0 / 3600.0,
+    "m": 1.0 / 60.0,
+    "h": 1.0,
+    "d": 24.0,
+    "w": 168.0,
+}
+
+_DURATION = re.compile(r"^\s*(?P<number>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(?P<unit>[smhdw])\s*$")
+
+ALLOWED = 'a number of hours or a string like "45m", "2h", "3d", "2w"'
+
+
+def parse_duration(value: Any) -> float:
+    """Return a duration in hours.
+
+    Parameters
+    ----------
+    value : float | int | str
+        A number (hours) or a string ``"<number><unit>"`` with unit one of
+        ``s, m, h, d, w``.
+
+    Returns
+    -------
+    float
+        The duration in hours. Finite and not negative.
+
+    Raises
+    ------
+    ValueError
+        If the value is not a duration, is negative, NaN or infinite.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration, got a boolean ({ALLOWED})")
+    if isinstance(value, (int, float)):
+        hours = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration ({ALLOWED})")
+        hours = float(match["number"]) * HOURS_PER_UNIT[match["unit"]]
+    else:
+        raise ValueError(f"expected a duration, got {type(value).__name__} ({ALLOWED})")
+    if not math.isfinite(hours):
+        raise ValueError(f"duration must be finite ({ALLOWED})")
+    if hours < 0:
+        raise ValueError(f"duration must not be negative ({ALLOWED})")
+    return hours
+
+
+def format_duration(hours: float) -> str:
+    """Render hours back as the shortest exact duration string (``0.5`` → ``"30m"``)."""
+    for unit in ("w", "d", "h", "m"):
+        count = hours / HOURS_PER_UNIT[unit]
+        if count >= 1 and abs(count - round(count)) < 1e-9:
+            return f"{int(round(count))}{unit}"
+    return f"{hours:g}h"
+
+
+Hours = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}],
+            "description": "hours, or a number with a unit: s, m, h, d, w",
+        }
+    ),
+]
+"""A non-negative duration in hours, written as a number of hours or with a unit."""
+
+PositiveHours = Annotated[Hours, Field(gt=0)]
+"""A strictly positive duration in hours."""

@@ -1,0 +1,294 @@
+"""The scenario schema: every parameter of the model, with its unit and default.
+
+A scenario is one YAML document validated against :class:`Scenario`. Models are strict
+(``extra="forbid"``: a misspelt key is an error, never silently ignored) and frozen
+(values cannot be changed after loading; use :meth:`Scenario.with_overrides`).
+
+Units: durations are **hours** (written ``"45m"``, ``"2h"``, ``"3d"``, ``"2w"`` or a plain
+number of hours); probabilities lie in [0, 1]; sizes are lines of code; counts are
+whole numbers. Defaults describe a team of eight working on a web service and are
+cited where a published figure exists (see ``../shared/REFERENCES.md`` and the README).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from trunksim.scenario.distributions import DurationDistribution, Exponential, LogNormal
+from trunksim.scenario.durations import Hours, PositiveHours
+from trunksim.strategies.registry import StrategyParameters
+
+SCHEMA_VERSION = 1
+"""The scenario schema version this package reads."""
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+"""A probability in [0, 1]."""
+
+
+class Section(BaseModel):
+    """Base of every scenario section: unknown keys rejected, values frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+def _lognormal(median: str, p90: str) -> LogNormal:
+    return LogNormal(dist="lognormal", median=median, p90=p90)
+
+
+class Calendar(Section):
+    """When people work. Machines (CI, pipelines) and incidents ignore it."""
+
+    enabled: bool = Field(True, description="false: people work around the clock")
+    hours_per_day: Annotated[float, Field(gt=0, le=24)] = Field(8.0, description="working hours per day, hours")
+    days_per_week: Annotated[int, Field(ge=1, le=7)] = Field(5, description="working days per week (Monday first), days")
+    day_start_hour: Annotated[float, Field(ge=0, lt=24)] = Field(9.0, description="clock hour the working day starts, hours after midnight")
+
+    @model_validator(mode="after")
+    def _day_fits(self) -> "Calendar":
+        if self.day_start_hour + self.hours_per_day > 24:
+            raise ValueError("day_start_hour + hours_per_day must not pass midnight")
+        return self
+
+
+class Team(Section):
+    """The developers. Everyone codes, reviews, fixes and takes on-call turns."""
+
+    developers: Annotated[int, Field(ge=1, le=100_000)] = Field(8, description="number of developers, people")
+    calendar: Calendar = Field(default_factory=Calendar)
+    focus_block: PositiveHours = Field(
+        2.0, description="longest stretch of coding before a developer checks for reviews and failures, working hours"
+    )
+    max_open_changes: Annotated[int, Field(ge=1, le=1000)] = Field(
+        4, description="changes a developer may have submitted but not merged before starting no new coding, changes"
+    )
+    on_call_rotation: PositiveHours = Field(168.0, description="length of one developer's on-call turn, hours")
+
+
+class Work(Section):
+    """The work that arrives: features, their size, and the defects they carry."""
+
+    feature_effort: DurationDistribution = Field(
+        default_factory=lambda: _lognormal("16h", "60h"), description="coding effort of one feature, working hours"
+    )
+    lines_per_coding_hour: Annotated[float, Field(gt=0, le=10_000)] = Field(
+        20.0, description="lines of change produced per hour of coding, lines/hour"
+    )
+    defects_per_100_lines: Annotated[float, Field(ge=0, le=100)] = Field(
+        0.15, description="latent defects written per 100 lines (Poisson mean), defects"
+    )
+    severity_shares: tuple[Probability, Probability, Probability] = Field(
+        (0.6, 0.3, 0.1), description="shares of defects that are minor, major, critical (severity 1, 2, 3); sum to 1"
+    )
+    fix_time: DurationDistribution = Field(
+        default_factory=lambda: _lognormal("1h", "4h"), description="time to fix one found defect, working hours"
+    )
+    backlog_features: Annotated[int, Field(ge=0)] = Field(
+        0, description="features available in all; 0 means the backlog never runs dry, features"
+    )
+
+    @model_validator(mode="after")
+    def _shares_sum_to_one(self) -> "Work":
+        if abs(sum(self.severity_shares) - 1.0) > 1e-6:
+            raise ValueError("severity_shares must sum to 1")
+        return self
+
+
+class Review(Section):
+    """Code review by another developer; competes with the reviewer's own coding."""
+
+    enabled: bool = Field(True, description="false: changes go straight to CI")
+    duration: DurationDistribution = Field(
+        default_factory=lambda: _lognormal("20m", "1h"),
+        description="review time of a change of reference_lines lines, working hours (Sadowski et al. 2018)",
+    )
+    reference_lines: Annotated[float, Field(gt=0)] = Field(100.0, description="size the duration is given for, lines")
+    size_exponent: Annotated[float, Field(ge=0, le=2)] = Field(
+        0.5, description="review time grows as (lines / reference_lines) ** size_exponent, dimensionless"
+    )
+    detection_probability: Probability = Field(
+        0.6, description="chance a review finds a given defect in a very small change, probability"
+    )
+    half_effectiveness_lines: Annotated[float, Field(gt=0)] = Field(
+        400.0,
+        description="size at which review finds defects half as often: p = detection_probability / (1 + lines / this), lines (SmartBear/Cisco)",
+    )
+    rereview_factor: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.3, description="a second review round takes this fraction of the first, dimensionless"
+    )
+
+
+class CI(Section):
+    """Continuous integration on a shared pool of runners."""
+
+    runners: Annotated[int, Field(ge=1, le=100_000)] = Field(4, description="concurrent CI runners, runners")
+    duration: DurationDistribution = Field(
+        default_factory=lambda: _lognormal("10m", "25m"),
+        description="one pipeline run, hours (CircleCI 2023: median a few minutes, 10 min as benchmark)",
+    )
+    defect_detection_probability: Probability = Field(
+        0.6, description="chance the test suite covers (and so always catches) a given defect, probability"
+    )
+    flaky_failure_probability: Probability = Field(
+        0.03,
+        description="chance a run fails spuriously (Google 2016: ~1.5% of test runs flaky; GitHub 2020: ~9% of commits hit a flaky red build), probability per run",
+    )
+    automatic_retries: Annotated[int, Field(ge=0, le=10)] = Field(
+        1, description="times a failed run is re-run automatically before a developer is told, runs"
+    )
+    triage_time: DurationDistribution = Field(
+        default_factory=lambda: _lognormal("20m", "1h"), description="time a developer spends reading a red run, working hours"
+    )
+    post_merge: bool = Field(True, description="run CI again on the target branch after every merge")
+    red_branch_policy: Literal["revert", "fix-forward"] = Field(
+        "revert", description="what the author of a change that broke the branch does"
+    )
+    revert_time: PositiveHours = Field(0.25, description="time to revert a breaking change, hours")
+
+
+class Merging(Section):
+    """Merge conflicts and semantic breakage. See ``trunksim.engine.merging``."""
+
+    conflict_coefficient: Annotated[float, Field(ge=0, le=100)] = Field(
+        0.0085,
+        description=(
+            "k in P(conflict) = 1 - exp(-k * (change_lines / 100) * (lines merged into the target since the branch "
+            "last synced / 1000)); calibrated so a 400-line, 3-day feature branch in a team of 8 conflicts ~15% "
+            "(Ghiotto et al.: 10-20%), dimensionless"
+        ),
+    )
+    resolution_time: DurationDistribution = Field(
+        default_factory=lambda: _lognormal("30m", "3h"), description="time to resolve one conflict, working hours"
+    )
+    resolution_defect_probability: Probability = Field(
+        0.1, description="chance resolving a conflict writes a new defect (Brindescu et al.: conflicting code ~2x as bug-prone), probability"
+    )
+    semantic_breakage_probability: Probability = Field(
+        0.03,
+        description=(
+            "chance, per change merged into the target since this change's CI base, that merging breaks the build "
+            "(Ananthanarayanan et al. 2019: ~40% breakage with 16 concurrent changes => ~0.03), probability"
+        ),
+    )
+
+
+class Canary(Section):
+    """Canary analysis: a share of traffic on the new version for a bake time."""
+
+    enabled: bool = Field(False, description="route a share of traffic to each new deployment first")
+    traffic_share: Probability = Field(0.05, description="share of traffic on the canary, fraction")
+    bake_time: Hours = Field(1.0, description="how long the canary runs before full rollout, hours")
+    detection_sensitivity: Annotated[float, Field(ge=0)] = Field(
+        20.0,
+        description=(
+            "s in P(detect) = 1 - exp(-s * severity * traffic_share * bake_time_hours); with the defaults a minor defect "
+            "is caught 63% and a critical 95% of the time (Gandalf, NSDI 2020: ~100% recall on bad deployments), per traffic-hour"
+        ),
+    )
+    automatic_rollback: bool = Field(True, description="a failed canary is rolled back without a person")
+
+
+class Approval(Section):
+    """A change-approval board that meets on a cadence and approves queued deployments."""
+
+    enabled: bool = Field(False, description="deployments wait for the next board meeting")
+    cadence: PositiveHours = Field(168.0, description="time between board meetings, hours")
+    offset: Hours = Field(14.0, description="time of the first meeting after simulation start, hours")
+
+
+class Deployment(Section):
+    """How and when production deployments happen."""
+
+    mode: Literal["continuous", "cadence"] = Field(
+        "continuous", description="continuous: deploy every new green build; cadence: a release train at fixed times"
+    )
+    cadence: PositiveHours = Field(24.0, description="time between release trains in cadence mode, hours")
+    offset: Hours = Field(10.0, description="time of the first train after simulation start (Monday 00:00), hours")
+    pipeline_duration: DurationDistribution = Field(
+        default_factory=lambda: _lognormal("15m", "40m"), description="deployment pipeline from start to full rollout, hours"
+    )
+    canary: Canary = Field(default_factory=Canary)
+    approval: Approval = Field(default_factory=Approval)
+
+
+class Incidents(Section):
+    """Production failures and how service is restored."""
+
+    time_to_failure: DurationDistribution = Field(
+        default_factory=lambda: Exponential(dist="exponential", mean="3d"),
+        description="from a defect reaching all users to the failure it causes, hours",
+    )
+    detection_delay: DurationDistribution = Field(
+        default_factory=lambda: _lognormal("15m", "2h"), description="from failure to an alert a responder acts on, hours"
+    )
+    diagnosis_time: DurationDistribution = Field(
+        default_factory=lambda: _lognormal("30m", "3h"),
+        description="responder's time to find the cause, hours, any hour of the day (VOID report: long-tailed)",
+    )
+    rollback_enabled: bool = Field(True, description="a failure caused by the latest deployment may be rolled back")
+    rollback_time: PositiveHours = Field(0.25, description="time to roll back one deployment, hours")
+    flag_off_time: PositiveHours = Field(1.0 / 6.0, description="time to turn a feature flag off, hours")
+    fix_time: DurationDistribution = Field(
+        default_factory=lambda: _lognormal("1h", "6h"), description="responder's time to write a fix-forward change, hours"
+    )
+
+
+class Simulation(Section):
+    """Length of a run, replications, seed and safety bounds."""
+
+    duration: PositiveHours = Field(12 * 168.0, description="simulated time per replication, hours")
+    warm_up: Hours = Field(2 * 168.0, description="initial time excluded from metrics, hours")
+    replications: Annotated[int, Field(ge=1, le=100_000)] = Field(20, description="replications per scenario, runs")
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(1, description="root seed of all random streams")
+    max_events: Annotated[int, Field(ge=1000)] = Field(
+        20_000_000, description="a replication stops with an error after this many simulation events, events"
+    )
+    max_wall_seconds: Annotated[float, Field(gt=0)] = Field(
+        900.0, description="a replication stops with an error after this much real time, seconds"
+    )
+
+    @model_validator(mode="after")
+    def _warm_up_inside(self) -> "Simulation":
+        if self.warm_up >= self.duration:
+            raise ValueError("warm_up must be shorter than duration")
+        return self
+
+
+class Scenario(Section):
+    """One scenario: a team, its work, its delivery process and how long to simulate."""
+
+    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="scenario schema version")
+    name: str = Field("scenario", min_length=1, max_length=200, description="short name used in tables and plots")
+    description: str = Field("", max_length=10_000, description="what the scenario describes")
+    lesson: str = Field("", max_length=10_000, description="what the scenario teaches, in two or three sentences")
+    strategy: StrategyParameters = Field(description="branching strategy and its parameters; `name` picks the strategy")
+    team: Team = Field(default_factory=Team)
+    work: Work = Field(default_factory=Work)
+    review: Review = Field(default_factory=Review)
+    ci: CI = Field(default_factory=CI)
+    merging: Merging = Field(default_factory=Merging)
+    deployment: Deployment = Field(default_factory=Deployment)
+    incidents: Incidents = Field(default_factory=Incidents)
+    simulation: Simulation = Field(default_factory=Simulation)
+    sweep: dict[str, tuple[Any, ...]] | None = Field(
+        None, description="optional grid: dotted field path -> list of values; each combination is a scenario"
+    )
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
+        """Return a new scenario with dotted-path fields replaced.
+
+        Parameters
+        ----------
+        overrides : mapping of str to value
+            ``{"ci.runners": 8, "deployment.canary.enabled": True}``. Values are
+            validated exactly as if written in the YAML file.
+
+        Returns
+        -------
+        Scenario
+            A new, validated scenario; ``self`` is unchanged.
+        """
+        from trunksim.scenario.loading import apply_overrides
+
+        return apply_overrides(self, overrides)
