@@ -84,6 +84,14 @@ def schema_command() -> None:
     typer.echo(json.dumps(json_schema(), indent=2))
 
 
+@app.command("parameters")
+def parameters_command() -> None:
+    """Print the parameter reference (every field, default and unit) as Markdown."""
+    from trunksim.scenario.reference import parameter_table
+
+    typer.echo(parameter_table(), nl=False)
+
+
 @app.command("strategies")
 def strategies_command() -> None:
     """List the registered strategies with a one-line description."""

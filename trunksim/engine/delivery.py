@@ -139,14 +139,18 @@ class Delivery:
             self.roll_out(deployment)
         return deployment
 
-    def canary_catches(self, changes: list[Change]) -> list[Defect]:
-        """Defects the canary sees: live once rolled out, and caught by the severity-weighted draw."""
+    def canary_catches(self, changes: list[Change], ignore_flags: bool = False) -> list[Defect]:
+        """Defects the canary sees: live once rolled out, and caught by the severity-weighted draw.
+
+        Code dark behind an off flag is invisible to a deployment canary
+        (``ignore_flags`` is for the progressive flag rollout, which exposes it).
+        """
         canary = self.settings.canary
         exposure = canary.detection_sensitivity * canary.traffic_share * canary.bake_time
         caught = []
         for change in changes:
             dark = change.flagged and change.feature is not None and not change.feature.flag_on
-            if dark:
+            if dark and not ignore_flags:
                 continue
             for defect in change.defects:
                 if not defect.repaired and not defect.found_by and defect.canary_u < -math.expm1(-exposure * defect.severity):
@@ -177,7 +181,7 @@ class Delivery:
                 model.incidents.update(repaired)
                 feature = repaired.change.feature if repaired.change else None
                 if feature is not None and feature.flagged and not feature.flag_on and feature.completed >= 0:
-                    self.set_flag(feature, True)
+                    self.release_flag(feature)
         for change in deployment.changes:
             for defect in change.defects:
                 model.incidents.update(defect)
@@ -192,7 +196,37 @@ class Delivery:
         if all(c.deployed >= 0 for c in feature.changes):
             feature.completed = self.env.now
             if feature.flagged:
-                self.set_flag(feature, True)
+                self.release_flag(feature)
+
+    def release_flag(self, feature: Feature) -> None:
+        """Turn a finished feature on: at once, or progressively when canaries are on."""
+        if self.settings.canary.enabled:
+            self.env.process(self.progressive_flag(feature))
+        else:
+            self.set_flag(feature, True)
+
+    def progressive_flag(self, feature: Feature) -> Generator:
+        """Flag on for ``traffic_share`` of users for ``bake_time``, judged like a canary deployment.
+
+        A caught defect leaves the flag off (the exposed users were hurt until then: a
+        canary-caught failure of the deployment that shipped the change); its fix
+        being deployed starts a new progressive rollout.
+        """
+        started = self.env.now
+        yield self.env.timeout(self.settings.canary.bake_time)
+        if feature.flag_on:
+            return
+        caught = self.canary_catches(feature.changes, ignore_flags=True)
+        if not caught:
+            self.set_flag(feature, True)
+            return
+        for defect in caught:
+            defect.found_by = "canary"
+            defect.found_at = started
+            deployment = defect.change.current_deployment if defect.change else None
+            if deployment is not None:
+                self.model.incidents.record_canary(defect, deployment, started, self.env.now)
+            self.model.repair(defect)
 
     def set_flag(self, feature: Feature, on: bool) -> None:
         """Turn a feature's flag on or off; its defects become live or dark."""

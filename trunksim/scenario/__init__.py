@@ -5,6 +5,25 @@ against :class:`~trunksim.scenario.schema.Scenario` and returns the frozen scena
 every problem is reported with file, line and field path.
 """
 
+from trunksim.scenario.loading import (
+    Problem,
+    ScenarioError,
+    apply_overrides,
+    json_schema,
+    load_scenario,
+    parse_assignment,
+    validate_paths,
+)
 from trunksim.scenario.schema import SCHEMA_VERSION, Scenario
 
-__all__ = ["SCHEMA_VERSION", "Scenario"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "apply_overrides",
+    "json_schema",
+    "load_scenario",
+    "parse_assignment",
+    "validate_paths",
+]
