@@ -84,3 +84,18 @@ def test_gitflow_deploys_only_at_releases_and_hotfixes():
     rollbacks = int(run.deployments["rolled_back"].sum())
     assert len(regular) <= releases + rollbacks
     assert len(regular) >= 1
+
+
+def test_nothing_merged_long_ago_is_left_undeployed():
+    """A delivery pipeline that silently jams (a red branch nobody repairs, a block nobody lifts) fails this."""
+    for kind, grace_hours in (("trunk-based", 72.0), ("github-flow", 72.0), ("gitflow", 5 * 168.0)):
+        scenario = small(
+            kind, simulation={"duration": "10w", "warm_up": "1w"}, work={"defects_per_100_lines": 0.6},
+            merging={"semantic_breakage_probability": 0.3},
+        )
+        for replication in range(4):
+            run = simulate(scenario, seed=31, replication=replication)
+            changes = run.changes
+            end = scenario.simulation.duration
+            stale = changes[(changes["merged_hours"] < end - grace_hours) & changes["deployed_hours"].isna()]
+            assert stale.empty, (kind, replication, stale[["change_id", "kind", "target", "merged_hours"]])

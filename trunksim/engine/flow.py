@@ -43,6 +43,7 @@ class Flow:
         self.resolution_time = model.streams.buffered("resolution", scenario.merging.resolution_time)
         self.merge_u = model.streams.buffered("merge", UNIFORM)
         self.review_events: dict[int, object] = {}
+        self.repairing: set[int] = set()  # breaking changes whose author is already on it
 
     # -- submission and review ---------------------------------------------------------
     def submit(self, change: Change) -> None:
@@ -188,7 +189,6 @@ class Flow:
         """Post-merge CI on every new head of ``branch``; a red build gets repaired."""
         model = self.model
         env = self.env
-        handled: set[int] = set()
         while True:
             while branch.built_version == branch.version:
                 yield model.commit_event(branch)
@@ -208,8 +208,8 @@ class Flow:
                 branch.red_cause = "breakage" if outcome == "fail" else "flaky"
             if outcome == "fail":
                 for culprit in code:
-                    if culprit.change_id not in handled and culprit.breaks_build:
-                        handled.add(culprit.change_id)
+                    if culprit.change_id not in self.repairing and culprit.breaks_build:
+                        self.repairing.add(culprit.change_id)
                         author = model.developers[culprit.author]
                         author.assign(PRIORITY_BRANCH, self.repair_branch(culprit, branch))
             else:
@@ -232,6 +232,10 @@ class Flow:
         policy = self.model.scenario.ci.red_branch_policy
 
         def work(dev: "Developer") -> Generator:
+            yield from repair(dev)
+            self.repairing.discard(culprit.change_id)
+
+        def repair(dev: "Developer") -> Generator:
             model = self.model
             if policy == "revert":
                 yield from dev.work(model.scenario.ci.revert_time, "red_branch", culprit.change_id)

@@ -97,8 +97,10 @@ class IncidentDesk:
         change = defect.change
         feature = change.feature if change is not None else None
         if not self.is_live(defect):
+            # Gone with an earlier rollback or flag-off; it still has to be fixed.
             incident.restored_by = "already_gone"
             restored.succeed()
+            model.repair(defect)
         elif change is not None and change.flagged and feature is not None and feature.flag_on:
             yield from dev.work_around_the_clock(settings.flag_off_time, "incident", incident.incident_id)
             model.delivery.set_flag(feature, False)
