@@ -23,7 +23,7 @@ from trunksim.scenario import (
     validate_paths,
 )
 from trunksim.scenario.distributions import Constant, LogNormal
-from trunksim.scenario.loading import MAX_DEPTH, MAX_FILE_BYTES
+from trunksim.scenario.yamltree import MAX_DEPTH, MAX_FILE_BYTES
 from trunksim.strategies.registry import REGISTRY
 
 MINIMAL = "strategy: {name: trunk-based}\n"
@@ -79,6 +79,12 @@ def test_a_plain_number_or_duration_string_means_a_constant_distribution(tmp_pat
 
     assert scenario.review.duration == Constant(dist="constant", value=0.75)
     assert scenario.ci.duration == Constant(dist="constant", value=0.5)
+
+
+def test_a_mapping_with_only_a_value_means_a_constant_distribution(tmp_path):
+    path = write(tmp_path, "s.yaml", MINIMAL + "review: {duration: {value: 1h}}\n")
+
+    assert load_scenario(path).review.duration == Constant(dist="constant", value=1.0)
 
 
 def test_a_lognormal_is_written_by_median_and_p90(tmp_path):
@@ -180,6 +186,20 @@ def test_bad_duration_string_says_how_durations_are_written(tmp_path):
 
     assert (problem.line, problem.field) == (3, "team.focus_block")
     assert "'3 hours' is not a duration" in problem.message and '"45m"' in problem.message
+
+
+@pytest.mark.parametrize(
+    "section",
+    ["team:\n  focus_block: -1h\n", "team:\n  focus_block: -1\n", "review:\n  duration: -1h\n"],
+    ids=["string", "number", "distribution"],
+)
+def test_a_negative_duration_says_it_must_not_be_negative(tmp_path, section):
+    path = write(tmp_path, "s.yaml", MINIMAL + section)
+
+    problem = only_problem(path)
+
+    assert problem.line == 3
+    assert "must not be negative" in problem.message and "not a duration" not in problem.message
 
 
 def test_missing_strategy_points_at_the_enclosing_mapping(tmp_path):
@@ -294,6 +314,16 @@ def test_nan_and_infinity_are_refused_even_where_the_schema_has_no_upper_bound(t
 
     assert (problem.line, problem.field) == (2, "review.reference_lines")
     assert "not a finite number" in problem.message
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "infinity"])
+def test_nan_and_infinity_written_as_text_are_refused_with_the_allowed_range(tmp_path, value):
+    path = write(tmp_path, "s.yaml", MINIMAL + f"review: {{reference_lines: {value}}}\n")
+
+    problem = only_problem(path)
+
+    assert (problem.line, problem.field) == (2, "review.reference_lines")
+    assert problem.message == f"{value!r} is not a finite number (allowed: a number > 0)"
 
 
 # --- extends ----------------------------------------------------------------------------
@@ -562,7 +592,7 @@ def test_round_trip_without_overrides_gives_an_equal_scenario(name):
             "work": {"feature_effort": {"dist": "empirical", "values": ["1h", "3h", "2d"]}},
             "review": {"duration": {"dist": "triangular", "low": "10m", "mode": "20m", "high": "2h"}},
             "ci": {"duration": "12m", "triage_time": {"dist": "uniform", "low": "5m", "high": "1h"}},
-            "sweep": {"ci.runners": [2, 4, 8]},
+            "sweep": {"grid": {"ci.runners": [2, 4, 8]}},
         }
     )
 

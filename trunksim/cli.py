@@ -7,7 +7,9 @@ per problem and exit status 1, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -17,6 +19,7 @@ import typer
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     help="Simulate trunk-based development, GitHub flow and GitFlow; report DORA metrics as distributions.",
 )
 
@@ -26,41 +29,114 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-@app.command("run")
-def run_command(
-    scenarios: List[Path] = typer.Argument(..., help="scenario YAML files; several = a paired comparison"),
-    replications: Optional[int] = typer.Option(None, "-n", "--replications", min=1, help="replications per scenario"),
-    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="root seed (default: the first scenario's)"),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="worker processes; results are identical for any value"),
-    assignments: List[str] = typer.Option([], "--set", help="override a field, FIELD.PATH=VALUE (repeatable)"),
-    out: Path = typer.Option(Path("results"), "-o", "--out", help="folder for replications.csv, summary.csv, plots/"),
-    plots: bool = typer.Option(True, "--plots/--no-plots", help="write PNG plots"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
-) -> None:
-    """Run scenarios and write replications.csv, summary.csv and plots/*.png."""
-    from trunksim import experiment
-    from trunksim.metrics import DORA_COLUMNS
+def _unique_names(loaded):
+    """Scenarios with the same name get ``#2``, ``#3``... so tables and plots can tell them apart."""
+    seen: dict[str, int] = {}
+    unique = []
+    for scenario in loaded:
+        count = seen[scenario.name] = seen.get(scenario.name, 0) + 1
+        unique.append(scenario if count == 1 else scenario.with_overrides({"name": f"{scenario.name} #{count}"}))
+    return unique
+
+
+def _load_points(scenarios: List[Path], assignments: List[str], grid: List[str]):
+    """Load scenarios with overrides; expand sweeps (``--grid`` or a ``sweep:`` block) into points."""
+    from trunksim.experiment import Point, expand_sweep
     from trunksim.scenario.loading import ScenarioError, load_scenario, parse_assignment
 
     try:
         overrides = dict(parse_assignment(text) for text in assignments)
         loaded = [load_scenario(path, overrides=overrides) for path in scenarios]
+        loaded = _unique_names(loaded)
+        cli_grid = {}
+        for text in grid:
+            path, values = parse_assignment(text)
+            cli_grid[path] = list(values) if isinstance(values, list) else [values]
+        points = []
+        for scenario in loaded:
+            block = scenario.sweep
+            if cli_grid:
+                points += expand_sweep(scenario, cli_grid)
+            elif block is not None and (block.grid or block.variants):
+                points += expand_sweep(scenario, block.grid, [v.model_dump() for v in block.variants])
+            else:
+                points.append(Point(scenario))
     except ScenarioError as error:
         _fail(str(error))
-    names = [s.name for s in loaded]
-    if len(set(names)) != len(names):
-        loaded = [s.with_overrides({"name": f"{s.name}:{path.stem}"}) for s, path in zip(loaded, scenarios)]
-    try:
-        frame = experiment.run(loaded, replications=replications, seed=seed, jobs=jobs, progress=not quiet)
-    except KeyboardInterrupt:
-        _fail("interrupted; nothing written", 130)
-    except RuntimeError as error:  # simulation bounds
+    except ValueError as error:
         _fail(f"error: {error}")
-    written = experiment.write_results(frame, out, plots=plots)
-    summary = experiment.summarize(frame)
-    table = experiment.comparison_table(summary, DORA_COLUMNS)
-    typer.echo(table.to_string())
-    typer.echo(f"\nwrote {len(written)} files to {out}/ (replications.csv, summary.csv{', plots/' if plots else ''})")
+    return points
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM stops a batch like Ctrl-C does: finished work is kept."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. inside a test runner thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@app.command("run")
+def run_command(
+    scenarios: List[Path] = typer.Argument(..., help="scenario YAML files; several = a paired comparison"),
+    replications: Optional[int] = typer.Option(None, "-n", "--replications", min=1, help="replications per scenario"),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="root seed (default: the first scenario's)"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="local worker processes; results are identical for any value"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786)"),
+    assignments: List[str] = typer.Option([], "--set", help="override a field, FIELD.PATH=VALUE (repeatable)"),
+    grid: List[str] = typer.Option([], "--grid", help="sweep a field, FIELD.PATH=[V1,V2,...] (repeatable: a grid)"),
+    out: Path = typer.Option(Path("results"), "-o", "--out", help="output folder"),
+    resume: bool = typer.Option(False, "--resume", help="keep finished results in OUT and run only the rest"),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="write PNG plots and the HTML report's figures"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+) -> None:
+    """Run scenarios (or sweeps) and write replications.csv, summary.csv, plots/ and report.html to OUT."""
+    from trunksim.batch import BatchInterrupted, run_batch
+    from trunksim.engine.model import SimulationLimitError
+    from trunksim.experiment import comparison_table
+    from trunksim.metrics import DORA_COLUMNS
+
+    points = _load_points(scenarios, assignments, grid)
+    try:
+        with _sigterm_as_interrupt():
+            frame = run_batch(
+                points, out, replications=replications, seed=seed, jobs=jobs, scheduler=scheduler, resume=resume,
+                progress=not quiet, plots=plots,
+            )
+    except BatchInterrupted as stop:
+        _fail(str(stop), 130)
+    except SimulationLimitError as error:
+        _fail(f"error: {error}")
+    from trunksim.experiment import summarize
+
+    typer.echo(comparison_table(summarize(frame, DORA_COLUMNS), DORA_COLUMNS).to_string())
+    typer.echo(f"\nresults in {out}/: replications.csv, summary.csv, report.html{', plots/' if plots else ''}")
+
+
+@app.command("explain")
+def explain_command(scenarios: List[Path] = typer.Argument(..., help="scenario YAML files")) -> None:
+    """Show what each scenario describes and teaches (its description and lesson)."""
+    from trunksim.scenario.loading import ScenarioError, load_scenario
+
+    for path in scenarios:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as error:
+            _fail(str(error))
+        typer.echo(f"{path}: {scenario.name} ({scenario.strategy.name})")
+        if scenario.description:
+            typer.echo(f"  {scenario.description}")
+        typer.echo(f"  lesson: {scenario.lesson or '(none written)'}")
 
 
 @app.command("validate")

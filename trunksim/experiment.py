@@ -1,25 +1,27 @@
-"""Experiments: replications of scenarios, paired comparisons and summaries.
+"""Experiments: replications of scenarios, sweeps, paired comparisons and summaries.
 
 ``run`` simulates every scenario for replications ``0..n-1`` with the same root seed,
 so replication *k* of every scenario sees the same work and the same latent defects
 (common random numbers) and differences between scenarios are paired. Results do not
-depend on how many processes ran them: rows are ordered by scenario then replication,
-and each replication's streams depend only on ``(seed, replication)``.
+depend on where they ran (this process, local processes, a Dask cluster): rows are
+ordered by scenario then replication, and each replication's streams depend only on
+``(seed, replication)``.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence, Union
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from trunksim.engine.model import DeliveryModel, Run
+from trunksim.executors import completed, executor_for
 from trunksim.metrics import METRIC_COLUMNS
 from trunksim.scenario.schema import Scenario
 
@@ -27,7 +29,15 @@ ScenarioLike = Union[Scenario, str, os.PathLike]
 """A scenario object or the path of a scenario file."""
 
 ID_COLUMNS: tuple[str, ...] = ("scenario", "strategy", "replication", "seed")
-"""Identifying columns of the replications frame, before the metrics."""
+"""Identifying columns of the results frame; swept parameters follow them, then the metrics."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One scenario to replicate, with the swept parameter values that made it (if any)."""
+
+    scenario: Scenario
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
 
 def as_scenario(item: ScenarioLike) -> Scenario:
@@ -62,33 +72,46 @@ def simulate(scenario: ScenarioLike, *, seed: int | None = None, replication: in
     return DeliveryModel(scenario, seed=root, replication=replication).run()
 
 
-def replicate(scenario: Scenario, seed: int, replication: int) -> dict[str, Any]:
-    """One replication → one row: identifying columns then every metric."""
+def replicate(task: tuple[Point, int, int]) -> dict[str, Any]:
+    """One replication → one row: identifying columns, swept parameters, every metric."""
+    point, seed, replication = task
+    scenario = point.scenario
     result = simulate(scenario, seed=seed, replication=replication)
     row: dict[str, Any] = {
         "scenario": scenario.name, "strategy": scenario.strategy.name, "replication": replication, "seed": seed,
     }
+    row.update(point.parameters)
     row.update(result.metrics())
     return row
 
 
-def _replicate_task(task: tuple[Scenario, int, int]) -> dict[str, Any]:
-    return replicate(*task)
+def columns_for(points: Sequence[Point]) -> list[str]:
+    """Result columns: identifiers, every swept parameter (in first-seen order), metrics."""
+    parameters = list(dict.fromkeys(name for p in points for name in p.parameters))
+    return list(ID_COLUMNS) + parameters + list(METRIC_COLUMNS)
+
+
+def as_points(scenarios: ScenarioLike | Point | Sequence[ScenarioLike | Point]) -> list[Point]:
+    """Normalise scenarios, paths and points to a list of points."""
+    single = isinstance(scenarios, (Scenario, str, os.PathLike, Point))
+    items = [scenarios] if single else list(scenarios)  # type: ignore[list-item]
+    return [item if isinstance(item, Point) else Point(as_scenario(item)) for item in items]
 
 
 def run(
-    scenarios: ScenarioLike | Sequence[ScenarioLike],
+    scenarios: ScenarioLike | Point | Sequence[ScenarioLike | Point],
     *,
     replications: int | None = None,
     seed: int | None = None,
     jobs: int = 1,
+    executor: Any = None,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Run replications of one or several scenarios under common random numbers.
 
     Parameters
     ----------
-    scenarios : Scenario, path, or a sequence of them
+    scenarios : Scenario, path, Point, or a sequence of them
         Scenarios to run; several make a paired comparison.
     replications : int, optional
         Replications per scenario; defaults to the first scenario's
@@ -96,72 +119,157 @@ def run(
     seed : int, optional
         Root seed; defaults to the first scenario's ``simulation.seed``.
     jobs : int
-        Worker processes; results are identical for any value.
+        Local worker processes; results are identical for any value.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Run on this executor instead (e.g. a Dask client); results are identical.
     progress : bool
         Show a progress bar (tqdm; notebook-aware).
 
     Returns
     -------
     pandas.DataFrame
-        One row per scenario × replication: ``scenario, strategy, replication, seed``
-        then :data:`trunksim.metrics.METRIC_COLUMNS`.
+        One row per scenario × replication: ``scenario, strategy, replication, seed``,
+        swept parameters if any, then :data:`trunksim.metrics.METRIC_COLUMNS`.
     """
-    items = [scenarios] if isinstance(scenarios, (Scenario, str, os.PathLike)) else list(scenarios)
-    loaded = [as_scenario(s) for s in items]
-    if not loaded:
+    points = as_points(scenarios)
+    if not points:
         raise ValueError("run() needs at least one scenario")
-    n = replications if replications is not None else loaded[0].simulation.replications
-    root = seed if seed is not None else loaded[0].simulation.seed
+    n, root = resolve(points, replications, seed)
+    tasks = [(point, root, k) for point in points for k in range(n)]
+    rows: list[Optional[dict]] = [None] * len(tasks)
+    with executor_for(jobs=jobs, executor=executor) as pool, progress_bar(len(tasks), progress) as bar:
+        for index, row in completed(replicate, tasks, pool):
+            rows[index] = row
+            bar.update()
+    return pd.DataFrame(rows, columns=columns_for(points))
+
+
+def resolve(points: Sequence[Point], replications: int | None, seed: int | None) -> tuple[int, int]:
+    """Replications and root seed: the arguments, else the first scenario's settings."""
+    first = points[0].scenario.simulation
+    n = replications if replications is not None else first.replications
     if n < 1:
         raise ValueError("replications must be at least 1")
-    tasks = [(scenario, root, k) for scenario in loaded for k in range(n)]
-    rows = list(_execute(tasks, jobs=jobs, progress=progress))
-    return pd.DataFrame(rows, columns=list(ID_COLUMNS + METRIC_COLUMNS))
+    return n, (seed if seed is not None else first.seed)
 
 
-def _execute(tasks: list[tuple[Scenario, int, int]], *, jobs: int, progress: bool) -> Iterable[dict[str, Any]]:
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
 
-        bar = tqdm(total=len(tasks), desc="replications", unit="rep")
-    try:
-        if jobs <= 1 or len(tasks) <= 1:
-            for task in tasks:
-                yield _replicate_task(task)
-                if bar is not None:
-                    bar.update()
-        else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                for row in pool.map(_replicate_task, tasks, chunksize=1):
-                    yield row
-                    if bar is not None:
-                        bar.update()
-    finally:
-        if bar is not None:
-            bar.close()
+    def __enter__(self) -> "_NoBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
+def progress_bar(total: int, enabled: bool, description: str = "replications"):
+    """A tqdm bar (terminal or notebook) used as a context manager, or a silent stand-in."""
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=description, unit="rep")
+
+
+# -- sweeps ---------------------------------------------------------------------------------
+def expand_sweep(
+    scenario: Scenario,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    variants: Sequence[Mapping[str, Any]] | None = None,
+) -> list[Point]:
+    """The points of a sweep: every combination of a grid, or each named variant.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The base scenario.
+    grid : mapping of dotted path → list of values, optional
+        ``{"ci.runners": [1, 2, 4], "ci.flaky_failure_probability": [0, 0.05]}``.
+    variants : list of ``{"name": ..., "set": {path: value}}``, optional
+        Named overrides, run as they are.
+
+    Returns
+    -------
+    list of Point
+        Each point's scenario is named ``"<base> [path=value, ...]"`` (or
+        ``"<base> [variant]"``); its parameters are the swept values as validated
+        (durations in hours).
+    """
+    points: list[Point] = []
+    if grid:
+        paths = list(grid)
+        for combination in itertools.product(*(grid[p] for p in paths)):
+            overrides = dict(zip(paths, combination))
+            label = ", ".join(f"{p}={v}" for p, v in overrides.items())
+            swept = scenario.with_overrides({**overrides, "name": f"{scenario.name} [{label}]"})
+            points.append(Point(swept, {p: _value_at(swept, p) for p in paths}))
+    for variant in variants or ():
+        name = str(variant["name"])
+        swept = scenario.with_overrides({**dict(variant.get("set", {})), "name": f"{scenario.name} [{name}]"})
+        points.append(Point(swept, {"variant": name}))
+    if not points:
+        raise ValueError("a sweep needs a grid or variants")
+    return points
+
+
+def _value_at(scenario: Scenario, path: str) -> Any:
+    value: Any = scenario.model_dump(mode="json")
+    for part in path.split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
+
+
+def sweep(
+    scenario: ScenarioLike,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    *,
+    variants: Sequence[Mapping[str, Any]] | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    jobs: int = 1,
+    executor: Any = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Run a parameter sweep: ``run`` over :func:`expand_sweep`'s points.
+
+    The frame carries one column per swept dotted path (``"ci.runners"``), or a
+    ``variant`` column. Every point shares the seeds, so the sweep is paired.
+    """
+    points = expand_sweep(as_scenario(scenario), grid, variants)
+    return run(points, replications=replications, seed=seed, jobs=jobs, executor=executor, progress=progress)
+
+
+# -- summaries --------------------------------------------------------------------------------
 def median_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
     """A distribution-free confidence interval for the median (binomial order statistics).
 
-    With ``n`` sorted values, the interval is ``[x_(j), x_(n-j+1)]`` with ``j`` the largest
-    rank such that ``P(Binomial(n, 1/2) < j) <= (1 - confidence) / 2``; for small ``n``
-    it widens to the sample range. NaN values are ignored.
+    With ``n`` sorted values ``x(1) <= ... <= x(n)`` the interval is ``[x(j+1), x(n-j)]``,
+    where ``j`` is the largest integer with ``P(Binomial(n, 1/2) <= j) <= (1 - confidence) / 2``;
+    its coverage is ``1 - 2 P(Binomial(n, 1/2) <= j) >= confidence`` (Conover, *Practical
+    Nonparametric Statistics*). Below six values no such ``j`` exists and the interval is
+    the sample range (coverage under the nominal level). NaN values are ignored.
     """
-    values = np.sort(values[~np.isnan(values)])
+    values = np.sort(np.asarray(values, dtype=float))
+    values = values[~np.isnan(values)]
     n = len(values)
     if n == 0:
         return math.nan, math.nan
     alpha = (1.0 - confidence) / 2.0
-    j = int(stats.binom.ppf(alpha, n, 0.5))  # number of values below the lower bound, at most
+    j = int(stats.binom.ppf(alpha, n, 0.5))
     if stats.binom.cdf(j, n, 0.5) > alpha:
         j -= 1
     j = max(j, 0)
     return float(values[j]), float(values[n - 1 - j])
 
 
-def summarize(frame: pd.DataFrame, metrics: Sequence[str] = METRIC_COLUMNS) -> pd.DataFrame:
+def numeric_metrics(frame: pd.DataFrame) -> list[str]:
+    """The metric columns of a results frame that are numbers."""
+    return [m for m in METRIC_COLUMNS if m in frame and pd.api.types.is_numeric_dtype(frame[m])]
+
+
+def summarize(frame: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
     """Per scenario and metric: median with a 95% interval, spread, and paired difference.
 
     Columns: ``scenario, strategy, metric, replications, mean, median, median_ci95_low,
@@ -170,6 +278,7 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] = METRIC_COLUMNS) -> p
     paired_diff_ci95_high`` — the median of per-replication differences with its 95%
     interval (the baseline's own rows have zero difference).
     """
+    metrics = list(metrics) if metrics is not None else numeric_metrics(frame)
     order = list(dict.fromkeys(frame["scenario"]))
     baseline = order[0]
     base = frame[frame["scenario"] == baseline].set_index("replication")
@@ -215,37 +324,4 @@ def comparison_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFr
 
     cells["cell"] = cells.apply(fmt, axis=1)
     table = cells.pivot(index="metric", columns="scenario", values="cell")
-    return table.reindex(index=list(metrics), columns=list(dict.fromkeys(summary["scenario"])))
-
-
-def write_results(frame: pd.DataFrame, out: str | os.PathLike, *, plots: bool = True) -> dict[str, Path]:
-    """Write ``replications.csv``, ``summary.csv`` and (optionally) ``plots/*.png`` into ``out``.
-
-    Files are written to a temporary name and renamed, so a reader never sees half a file.
-    Returns the paths written.
-    """
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = {
-        "replications": _write_csv(frame, folder / "replications.csv"),
-        "summary": _write_csv(summarize(frame), folder / "summary.csv"),
-    }
-    if plots:
-        from trunksim import plotting
-
-        for name, path in plotting.save_standard_plots(frame, folder / "plots").items():
-            written[f"plot:{name}"] = path
-    return written
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    temporary = path.with_name(path.name + ".tmp")
-    frame.to_csv(temporary, index=False, float_format="%.10g", lineterminator="\n")
-    os.replace(temporary, path)
-    return path
-
-
-def scenarios_with_overrides(items: Sequence[ScenarioLike], overrides: Mapping[str, Any]) -> list[Scenario]:
-    """Load each scenario and apply the same overrides (``--set``) to all."""
-    loaded = [as_scenario(s) for s in items]
-    return [s.with_overrides(overrides) if overrides else s for s in loaded]
+    return table.reindex(index=[m for m in metrics if m in set(cells["metric"])], columns=list(dict.fromkeys(summary["scenario"])))

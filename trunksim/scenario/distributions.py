@@ -4,7 +4,7 @@ Every distribution here describes a duration in **hours** and is written in YAML
 one of these forms::
 
     review_time: 30m                                   # a constant
-    review_time: {dist: constant, value: 30m}
+    review_time: {dist: constant, value: 30m}           # also {value: 30m}
     review_time: {dist: exponential, mean: 2h}
     review_time: {dist: lognormal, median: 1h, p90: 5h}
     review_time: {dist: uniform, low: 10m, high: 1h}
@@ -23,19 +23,21 @@ so the engine can draw in batches.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Mapping, Union
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchemaHandler, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-from trunksim.scenario.durations import Hours, parse_duration
+from trunksim.scenario.durations import PATTERN, Hours, PositiveHours, parse_duration
 
 Z90 = 1.2815515655446004
 """The standard normal quantile at 0.9."""
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:  # pragma: no cover - abstract
         """Draw ``size`` values in hours from ``rng``."""
@@ -63,7 +65,7 @@ class Exponential(_Dist):
     """Memoryless waits, given by their mean."""
 
     dist: Literal["exponential"]
-    mean: Annotated[Hours, Field(gt=0)] = Field(description="mean, hours")
+    mean: PositiveHours = Field(description="mean, hours")
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         return rng.exponential(self.mean, size)
@@ -76,8 +78,8 @@ class LogNormal(_Dist):
     """Skewed, long-tailed durations, given by median and 90th percentile."""
 
     dist: Literal["lognormal"]
-    median: Annotated[Hours, Field(gt=0)] = Field(description="median, hours")
-    p90: Annotated[Hours, Field(gt=0)] = Field(description="90th percentile, hours; at least the median")
+    median: PositiveHours = Field(description="median, hours")
+    p90: PositiveHours = Field(description="90th percentile, hours; at least the median")
 
     @model_validator(mode="after")
     def _p90_not_below_median(self) -> "LogNormal":
@@ -152,9 +154,27 @@ class Empirical(_Dist):
 
 
 def _constant_shorthand(value: Any) -> Any:
+    """``30m``, ``0.5`` and ``{value: 30m}`` (no ``dist``) all mean a constant."""
     if isinstance(value, (int, float, str)) and not isinstance(value, bool):
         return {"dist": "constant", "value": parse_duration(value)}
+    if isinstance(value, Mapping) and "dist" not in value and "value" in value:
+        return {"dist": "constant", **value}
     return value
+
+
+class _ShorthandJsonSchema:
+    """JSON Schema metadata: a distribution may also be written as a plain duration.
+
+    The validator accepts ``30m`` or ``0.5`` for a constant (see ``_constant_shorthand``),
+    so the exported schema must too, or editors would flag valid files.
+    """
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        mappings = handler(schema)
+        shorthand = [{"type": "number", "minimum": 0}, {"type": "string", "pattern": PATTERN}]
+        return {"anyOf": [*shorthand, mappings]}
 
 
 _DistUnion = Annotated[
@@ -163,5 +183,5 @@ _DistUnion = Annotated[
 ]
 
 
-DurationDistribution = Annotated[_DistUnion, BeforeValidator(_constant_shorthand)]
+DurationDistribution = Annotated[_DistUnion, BeforeValidator(_constant_shorthand), _ShorthandJsonSchema()]
 """A duration distribution in hours; a plain number or duration string is a constant."""

@@ -23,7 +23,13 @@ HOURS_PER_UNIT: dict[str, float] = {
     "w": 168.0,
 }
 
-_DURATION = re.compile(r"^\s*(?P<number>[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(?P<unit>[smhdw])\s*$")
+_NUMBER = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
+_DURATION = re.compile(rf"^\s*(-?)\s*({_NUMBER})\s*([smhdw])\s*$")  # the sign only to say "negative"
+
+PATTERN = rf"^\s*{_NUMBER}\s*[smhdw]\s*$"
+"""A duration string, as a regular expression that JavaScript (JSON Schema) reads too."""
+POSITIVE_PATTERN = rf"^\s*(?=[0-9.]*[1-9]){_NUMBER}\s*[smhdw]\s*$"
+"""A duration string whose number is not zero (a digit 1-9 before any exponent)."""
 
 ALLOWED = 'a number of hours or a string like "45m", "2h", "3d", "2w"'
 
@@ -55,7 +61,10 @@ def parse_duration(value: Any) -> float:
         match = _DURATION.match(value)
         if match is None:
             raise ValueError(f"{value!r} is not a duration ({ALLOWED})")
-        hours = float(match["number"]) * HOURS_PER_UNIT[match["unit"]]
+        sign, number, unit = match.groups()
+        if sign:
+            raise ValueError(f"duration must not be negative ({ALLOWED})")
+        hours = float(number) * HOURS_PER_UNIT[unit]
     else:
         raise ValueError(f"expected a duration, got {type(value).__name__} ({ALLOWED})")
     if not math.isfinite(hours):
@@ -74,17 +83,19 @@ def format_duration(hours: float) -> str:
     return f"{hours:g}h"
 
 
-Hours = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    WithJsonSchema(
+def _json_schema(bound: str, pattern: str) -> WithJsonSchema:
+    return WithJsonSchema(
         {
-            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}],
+            "anyOf": [{"type": "number", bound: 0}, {"type": "string", "pattern": pattern}],
             "description": "hours, or a number with a unit: s, m, h, d, w",
         }
-    ),
-]
+    )
+
+
+Hours = Annotated[float, BeforeValidator(parse_duration), _json_schema("minimum", PATTERN)]
 """A non-negative duration in hours, written as a number of hours or with a unit."""
 
-PositiveHours = Annotated[Hours, Field(gt=0)]
+PositiveHours = Annotated[
+    float, BeforeValidator(parse_duration), Field(gt=0), _json_schema("exclusiveMinimum", POSITIVE_PATTERN)
+]
 """A strictly positive duration in hours."""

@@ -12,7 +12,7 @@ cited where a published figure exists (see ``../shared/REFERENCES.md`` and the R
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,9 +28,9 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
 class Section(BaseModel):
-    """Base of every scenario section: unknown keys rejected, values frozen."""
+    """Base of every scenario section: unknown keys rejected, NaN and infinities refused, values frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 def _lognormal(median: str, p90: str) -> LogNormal:
@@ -255,6 +255,22 @@ class Simulation(Section):
         return self
 
 
+class Variant(Section):
+    """One named variant of a sweep: a set of overrides."""
+
+    name: str = Field(min_length=1, max_length=200, description="label of the variant in tables and plots")
+    set: dict[str, Any] = Field(default_factory=dict, description="dotted field path -> value, as with --set")
+
+
+class Sweep(Section):
+    """A parameter sweep: every combination of ``grid``, and each of ``variants``."""
+
+    grid: dict[str, tuple[Any, ...]] = Field(
+        default_factory=dict, description="dotted field path -> list of values; every combination is run"
+    )
+    variants: tuple[Variant, ...] = Field((), description="named sets of overrides, each run as it is")
+
+
 class Scenario(Section):
     """One scenario: a team, its work, its delivery process and how long to simulate."""
 
@@ -271,9 +287,7 @@ class Scenario(Section):
     deployment: Deployment = Field(default_factory=Deployment)
     incidents: Incidents = Field(default_factory=Incidents)
     simulation: Simulation = Field(default_factory=Simulation)
-    sweep: dict[str, tuple[Any, ...]] | None = Field(
-        None, description="optional grid: dotted field path -> list of values; each combination is a scenario"
-    )
+    sweep: Optional[Sweep] = Field(None, description="optional sweep: a grid of values or a list of named variants")
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
         """Return a new scenario with dotted-path fields replaced.

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class StrategyParams(BaseModel):
     """Base of every strategy's parameters: strict and frozen, like the rest of the scenario."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 class Strategy:

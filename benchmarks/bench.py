@@ -1,0 +1,104 @@
+"""trunksim performance benchmark: prints figures measured in one run, with a same-run reference.
+
+Figures (issue 4):
+  (a) reference: an idiomatic SimPy M/M/c queue, customers simulated per CPU-second;
+  (b) trunksim: simulated changes per CPU-second for each shipped scenario;
+  (c) the ratio (b)/(a), which is comparable across machines;
+  (d) wall seconds of one replication of a 50-developer, one-year trunk-based scenario;
+  (e) speed-up of 2 worker processes over 1 on the same batch;
+  (f) peak traced memory (tracemalloc) of one 50-developer-year replication, MB.
+
+Targets: (d) < 1 s, (e) >= 1.8x, (f) < 50 MB. Run: ``python benchmarks/bench.py`` (about 1-3 minutes).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import tracemalloc
+from pathlib import Path
+
+import simpy
+
+import trunksim
+from trunksim.experiment import run, simulate
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ("trunk-based", "github-flow", "gitflow")
+
+
+def mmc_customers_per_cpu_second(customers: int = 200_000, servers: int = 4, seed: int = 1) -> float:
+    """(a) The reference: SimPy's textbook M/M/c (arrival process + one process per customer)."""
+    rng = random.Random(seed)
+    env = simpy.Environment()
+    counter = simpy.Resource(env, capacity=servers)
+    done = [0]
+
+    def customer(env):
+        with counter.request() as request:
+            yield request
+            yield env.timeout(rng.expovariate(1.0))
+        done[0] += 1
+
+    def arrivals(env):
+        for _ in range(customers):
+            yield env.timeout(rng.expovariate(servers * 0.8))
+            env.process(customer(env))
+
+    env.process(arrivals(env))
+    start = time.process_time()
+    env.run()
+    return done[0] / (time.process_time() - start)
+
+
+def changes_per_cpu_second(name: str, replications: int = 3) -> tuple[float, float]:
+    """(b) Simulated changes per CPU-second, and CPU seconds per replication, for a shipped scenario."""
+    scenario = trunksim.load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    changes = 0
+    start = time.process_time()
+    for k in range(replications):
+        changes += len(simulate(scenario, seed=1, replication=k).changes)
+    cpu = time.process_time() - start
+    return changes / cpu, cpu / replications
+
+
+def big_trunk():
+    """50 developers, one year, trunk-based (the shipped defaults otherwise)."""
+    scenario = trunksim.load_scenario(ROOT / "scenarios" / "trunk-based.yaml")
+    return scenario.with_overrides({"team.developers": 50, "simulation.duration": "52w", "ci.runners": 20})
+
+
+def main() -> None:
+    print("trunksim benchmark")
+    reference = mmc_customers_per_cpu_second()
+    print(f"(a) reference SimPy M/M/c: {reference:,.0f} customers per CPU-second")
+    for name in SHIPPED:
+        rate, per_rep = changes_per_cpu_second(name)
+        print(f"(b) {name:<12} {rate:,.0f} changes per CPU-second ({per_rep:.3f} CPU-s per replication)   "
+              f"(c) ratio to reference: {rate / reference:.3f}")
+    scenario = big_trunk()
+    simulate(scenario, seed=1)  # warm caches
+    times = []
+    for k in range(3):
+        start = time.perf_counter()
+        result = simulate(scenario, seed=1, replication=k)
+        times.append(time.perf_counter() - start)
+    print(f"(d) 50 developers x 1 year, trunk-based: {min(times):.2f} s per replication (best of 3; "
+          f"{len(result.changes):,} changes)   target < 1 s")
+    batch = trunksim.load_scenario(ROOT / "scenarios" / "trunk-based.yaml")
+    walls = {}
+    for jobs in (1, 2):
+        start = time.perf_counter()
+        run(batch, replications=16, seed=1, jobs=jobs)
+        walls[jobs] = time.perf_counter() - start
+    print(f"(e) 16 replications: 1 process {walls[1]:.2f} s, 2 processes {walls[2]:.2f} s, "
+          f"speed-up {walls[1] / walls[2]:.2f}x   target >= 1.8x")
+    tracemalloc.start()
+    simulate(scenario, seed=1, replication=9)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"(f) peak traced memory of one 50-developer-year replication: {peak / 1e6:.1f} MB   target < 50 MB")
+
+
+if __name__ == "__main__":
+    main()

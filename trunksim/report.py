@@ -1,0 +1,101 @@
+"""A self-contained HTML report: scenarios, summary and comparison tables, every plot embedded.
+
+One file a lead can mail to their team: no external assets, images as base64 PNG.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from trunksim.metrics import DORA_COLUMNS
+
+STYLE = """
+body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+h1 { font-size: 1.8rem; } h2 { margin-top: 2.2rem; border-bottom: 2px solid #0072B2; padding-bottom: .2rem; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .92rem; }
+th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: right; }
+th { background: #f0f4f8; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; margin: .8rem 0; border: 1px solid #eee; }
+.lesson { color: #444; font-style: italic; } .muted { color: #777; font-size: .9rem; }
+"""
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img alt="{html.escape(Path(path).stem)}" src="data:image/png;base64,{data}">'
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.3g}"
+    return html.escape(str(value))
+
+
+def _table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in [frame.index.name or ""] + list(frame.columns))
+    body = "".join(
+        "<tr>" + f"<td>{html.escape(str(index))}</td>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
+        for index, row in zip(frame.index, frame.itertuples(index=False))
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequence, plots: Mapping[str, Path]) -> str:
+    """The report as one HTML string."""
+    from trunksim import __version__
+    from trunksim.experiment import comparison_table
+
+    reps = frame["replication"].nunique() if len(frame) else 0
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>trunksim report</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>trunksim report</h1>",
+        f"<p class='muted'>{reps} replications per scenario · trunksim {html.escape(__version__)} · "
+        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}</p>",
+        "<h2>Scenarios</h2>",
+    ]
+    seen = set()
+    for scenario in scenarios:
+        if scenario.name in seen:
+            continue
+        seen.add(scenario.name)
+        parts.append(f"<h3>{html.escape(scenario.name)} <span class='muted'>({html.escape(scenario.strategy.name)})</span></h3>")
+        if scenario.description:
+            parts.append(f"<p>{html.escape(scenario.description)}</p>")
+        if scenario.lesson:
+            parts.append(f"<p class='lesson'>{html.escape(scenario.lesson)}</p>")
+    if len(summary):
+        parts.append("<h2>DORA metrics: median [95% interval of the median]</h2>")
+        parts.append(_table(comparison_table(summary, DORA_COLUMNS)))
+        diff = summary[summary["scenario"] != summary["baseline"]]
+        if len(diff):
+            parts.append(f"<h2>Paired difference from {html.escape(str(summary['baseline'].iloc[0]))}</h2>")
+            wide = diff[diff["metric"].isin(DORA_COLUMNS)].pivot(index="metric", columns="scenario", values="paired_diff_median")
+            parts.append(_table(wide.reindex([m for m in DORA_COLUMNS if m in wide.index])))
+        parts.append("<h2>Every metric: median</h2>")
+        wide = summary.pivot(index="metric", columns="scenario", values="median")
+        order = list(dict.fromkeys(summary["metric"]))
+        parts.append(_table(wide.reindex(order)[list(dict.fromkeys(summary["scenario"]))]))
+    if plots:
+        parts.append("<h2>Plots</h2>")
+        for name, path in plots.items():
+            parts.append(f"<h3>{html.escape(name)}</h3>{_img(path)}")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequence, plots: Mapping[str, Path], path: str | os.PathLike) -> Path:
+    """Write :func:`render_report` to ``path`` atomically; returns the path."""
+    from trunksim.batch import atomic_write_text
+
+    path = Path(path)
+    atomic_write_text(path, render_report(frame, summary, scenarios, plots))
+    return path

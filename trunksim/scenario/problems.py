@@ -1,0 +1,281 @@
+"""Located problems: what is wrong with a scenario, where, and what is allowed instead.
+
+A :class:`Problem` names the file, line and dotted field path of one mistake and says
+what may be written there; a :class:`ScenarioError` carries every problem found in a
+load. This module also turns pydantic's validation errors into such messages: it walks
+the :class:`~trunksim.scenario.schema.Scenario` annotations along an error's ``loc``
+(dropping the tags of discriminated unions, which the user never wrote) and describes
+the allowed values from the field's type, bounds and description.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Literal, Mapping
+
+import annotated_types
+from pydantic import BaseModel, BeforeValidator
+from pydantic.fields import FieldInfo
+
+from trunksim.scenario.durations import ALLOWED as DURATION_ALLOWED
+from trunksim.scenario.durations import parse_duration
+from trunksim.scenario.schema import Scenario
+
+ROOT = "<root>"
+"""The field path reported for problems with a whole document."""
+
+_NOUNS = {"name": "strategy", "dist": "distribution"}
+_BOUNDS = ((annotated_types.Gt, ">"), (annotated_types.Ge, ">="), (annotated_types.Lt, "<"), (annotated_types.Le, "<="))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario, located in the file it was written in.
+
+    Attributes
+    ----------
+    file : str
+        The file the value was written in (``<override>`` for overrides).
+    line : int or None
+        1-based line of the key or value, or None when unknown.
+    field : str
+        Dotted field path (``work.severity_shares.1``), or ``<root>``.
+    message : str
+        What is wrong, then what is allowed in parentheses.
+    """
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{'?' if self.line is None else self.line}: {self.field}: {self.message}"
+
+
+class ScenarioError(ValueError):
+    """A scenario could not be loaded; ``problems`` lists every reason.
+
+    Parameters
+    ----------
+    problems : list of Problem
+        All problems found, in the order found.
+    """
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = list(problems)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(str(problem) for problem in self.problems)
+
+    def __reduce__(self):
+        return (type(self), (self.problems,))
+
+
+class _Fatal(Exception):
+    """Internal: problems after which nothing more can be checked."""
+
+    def __init__(self, *problems: Problem) -> None:
+        super().__init__()
+        self.problems = list(problems)
+
+
+# --- Messages -------------------------------------------------------------------------
+
+
+@dataclass
+class _Place:
+    """Where a pydantic ``loc`` points in the schema, with union tags dropped from ``path``."""
+
+    path: tuple
+    annotation: Any = None
+    metadata: tuple = ()
+    field: FieldInfo | None = None
+    owner: type[BaseModel] | None = None
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _unwrap(annotation: Any) -> tuple[Any, list]:
+    metadata: list = []
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation, *more = typing.get_args(annotation)
+            metadata += more
+        elif origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return annotation, metadata
+            annotation = members[0]
+        else:
+            return annotation, metadata
+
+
+def _tagged(annotation: Any, field: FieldInfo | None) -> dict[Any, type[BaseModel]]:
+    """Tag → member of a discriminated union (empty if ``annotation`` is not one)."""
+    key = field.discriminator if field is not None else None
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType) or not isinstance(key, str):
+        return {}
+    members = {}
+    for member in typing.get_args(annotation):
+        if _is_model(member) and key in member.model_fields:
+            for tag in typing.get_args(member.model_fields[key].annotation):
+                members[tag] = member
+    return members
+
+
+def _place(loc: tuple) -> _Place:
+    annotation: Any = Scenario
+    metadata: list = []
+    field = owner = None
+    path: list = []
+    for part in loc:
+        annotation, more = _unwrap(annotation)
+        metadata += more
+        members = _tagged(annotation, field)
+        if _is_model(annotation):
+            owner, field = annotation, annotation.model_fields.get(part) if isinstance(part, str) else None
+            path.append(part)
+            annotation, metadata = (field.annotation, list(field.metadata)) if field else (None, [])
+        elif part in members:  # a union tag: not part of what the user wrote
+            annotation, metadata = members[part], []
+        else:
+            path.append(part)
+            args = typing.get_args(annotation)
+            origin = typing.get_origin(annotation)
+            if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+                annotation = args[0]
+            elif origin is tuple and isinstance(part, int) and part < len(args):
+                annotation = args[part]
+            elif origin in (dict, list):
+                annotation = args[-1]
+            else:
+                annotation = None
+            metadata = []
+    annotation, more = _unwrap(annotation)
+    return _Place(tuple(path), annotation, tuple(metadata + more), field, owner)
+
+
+def _number(value: Any) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _range(metadata: Iterable) -> str:
+    bounds = []
+    for item in metadata:
+        if isinstance(item, FieldInfo):
+            bounds.append(_range(item.metadata))
+        for kind, symbol in _BOUNDS:
+            if isinstance(item, kind):
+                bounds.append(f"{symbol} {_number(getattr(item, kind.__name__.lower()))}")
+    return " and ".join(bound for bound in bounds if bound)
+
+
+def _is_duration(metadata: Iterable) -> bool:
+    return any(isinstance(item, BeforeValidator) and item.func is parse_duration for item in metadata)
+
+
+def _expected(place: _Place) -> str:
+    """What may be written at ``place``, in words."""
+    annotation, metadata = place.annotation, place.metadata
+    members = _tagged(annotation, place.field)
+    if members:
+        key, tags = place.field.discriminator, ", ".join(map(str, members))
+        if key == "dist":
+            return f'a number of hours, a duration like "30m" (a constant), or a mapping with dist: one of {tags}'
+        return f"a mapping with {key}: one of {tags}"
+    if _is_model(annotation):
+        return "a mapping with keys: " + ", ".join(annotation.model_fields)
+    if typing.get_origin(annotation) is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(annotation)))
+    bounds = _range(metadata)
+    args = typing.get_args(annotation)
+    if _is_duration(metadata):
+        return DURATION_ALLOWED + (f"; must be {bounds} hours" if bounds else "")
+    base = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(annotation)
+    if base is None and typing.get_origin(annotation) is tuple:
+        base = "a list" if args[-1:] == (Ellipsis,) else f"a list of exactly {len(args)} values"
+    if base is None and typing.get_origin(annotation) is dict:
+        base = "a mapping"
+    if base is None:
+        return place.field.description if place.field and place.field.description else "see the scenario schema"
+    return f"{base} {bounds}".strip()
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null (an empty value)"
+    if isinstance(value, float) and not math.isfinite(value):
+        return {math.inf: ".inf", -math.inf: "-.inf"}.get(value, ".nan")
+    if isinstance(value, (int, float)):
+        return _number(value)
+    if isinstance(value, str):
+        return repr(value if len(value) <= 60 else value[:57] + "...")
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
+def _dotted(path: Iterable) -> str:
+    return ".".join(str(part) for part in path) or ROOT
+
+
+def _explain(error: Mapping[str, Any], place: _Place) -> tuple[tuple, str]:
+    """The field path and message for one pydantic error."""
+    kind, ctx, value, path = error["type"], error.get("ctx") or {}, error.get("input"), place.path
+    if kind == "extra_forbidden" and place.owner is not None:
+        allowed = [*place.owner.model_fields, *(["extends"] if place.owner is Scenario else [])]
+        close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
+        hint = f", did you mean {close[0]!r}?" if close else ""
+        return path, f"unknown field {path[-1]!r}{hint} (allowed: {', '.join(allowed)})"
+    if kind == "missing":
+        if path and isinstance(path[-1], int):
+            return path, f"item {path[-1]} is missing (allowed: {_expected(_place(error['loc'][:-1]))})"
+        return path, f"required field {path[-1]!r} is missing (allowed: {_expected(place)})"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        key = str(ctx.get("discriminator", "")).strip("'")
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+        tags = ", ".join(expected or map(str, _tagged(place.annotation, place.field)))
+        if kind == "union_tag_not_found":
+            return (*path, key), f"{key!r} is missing (allowed: {_expected(place)})"
+        tag = value.get(key) if isinstance(value, dict) else ctx.get("tag")
+        return (*path, key), f"unknown {_NOUNS.get(key, key)} {_show(tag)} (allowed: {tags})"
+    if kind == "finite_number":  # NaN or an infinity, e.g. written as the text nan or inf
+        return path, f"{_show(value)} is not a finite number (allowed: {_expected(place)})"
+    if kind == "literal_error":
+        return path, f"{_show(value)} is not allowed (allowed: {_expected(place)})"
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        bounds = _range(place.metadata) or error["msg"].replace("Input should be ", "")
+        unit = " hours" if _is_duration(place.metadata) else ""
+        return path, f"{_show(value)} is out of range (must be {bounds}{unit})"
+    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        words = "at least" if kind.endswith("short") else "at most"
+        limit = ctx.get("min_length" if kind.endswith("short") else "max_length")
+        unit = ("character" if kind.startswith("string") else "item") + ("" if limit == 1 else "s")
+        what = f"{len(value)} {unit.rstrip('s')}s" if isinstance(value, (str, list, tuple)) else "the wrong length"
+        return path, f"has {what} (allowed: {words} {limit} {unit})"
+    if kind == "invalid_key":
+        return path, f"key {_show(value)} is not text (allowed: field names such as ci or runners)"
+    if kind == "value_error":  # the schema's own validators state the rule
+        return path, str(ctx.get("error", error["msg"]))
+    return path, f"{_show(value)} is not accepted here (allowed: {_expected(place)})"
+
+
+def _problem(error: Mapping[str, Any], locate: Callable[[tuple], tuple[str, int | None]]) -> Problem:
+    """One pydantic error as a Problem; ``locate(path)`` gives the file and line written there."""
+    path, message = _explain(error, _place(tuple(error["loc"])))
+    file, line = locate(path)
+    return Problem(file, line, _dotted(path), message)

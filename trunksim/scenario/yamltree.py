@@ -1,0 +1,319 @@
+"""Located YAML trees: scenario files read safely into values that remember their line.
+
+A scenario file is parsed by PyYAML's safe parser (libyaml when installed) and composed
+here, from the parse events, into a tree of :class:`_Node` that remembers for every
+value the file and line it was written on. ``extends:`` files are merged underneath
+(mappings merge key by key, anything else in the child wins), and Python values given
+as overrides become trees of the same kind, so every later problem can be located.
+
+Files are untrusted input. Tags (``!!python/object`` and the like) are refused, duplicate
+keys are errors, and file size, nesting depth and alias expansion are bounded, so a
+hostile file fails fast instead of hanging or exhausting memory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel
+
+from trunksim.scenario.problems import ROOT, Problem, _dotted, _Fatal, _show
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+"""Largest scenario file read, bytes."""
+MAX_ALIAS_NODES = 100_000
+"""Most values produced by expanding aliases (``*name``) in one document, values."""
+MAX_DEPTH = 100
+"""Deepest nesting of mappings and lists, levels."""
+MAX_EXTENDS = 32
+"""Longest chain of ``extends`` files, files."""
+MAX_OVERRIDE_NODES = 1_000_000
+"""Most values in the Python values given as overrides, values."""
+
+_EXAMPLE = "a mapping of sections, at least strategy: {name: trunk-based}"
+_SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_MAP_TAG, _SEQ_TAG, _MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
+_NO_TAGS = "allowed: plain values, lists and mappings; no tags"
+
+
+@dataclass(slots=True)
+class _Node:
+    """A value with where it was written; mappings and lists hold _Nodes."""
+
+    value: Any
+    file: str
+    line: int | None
+    key_line: int | None = None
+
+    def child(self, part: Any) -> "_Node | None":
+        if isinstance(self.value, dict):
+            return self.value.get(part)
+        if isinstance(self.value, list):
+            index = int(part) if isinstance(part, str) and part.isdigit() else part
+            if isinstance(index, int) and 0 <= index < len(self.value):
+                return self.value[index]
+        return None
+
+    @property
+    def where(self) -> int | None:
+        return self.key_line if self.key_line is not None else self.line
+
+    def locate(self, path: tuple) -> tuple[str, int | None]:
+        """File and line of ``path`` below this node; a part not written gives its enclosing value's."""
+        node = self
+        for part in path:
+            child = node.child(part)
+            if child is None:  # not written (a missing field): point at the enclosing mapping
+                break
+            node = child
+        return node.file, node.where
+
+
+# --- YAML -----------------------------------------------------------------------------
+
+
+_Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C parser when installed
+
+
+class _Composer:
+    """Builds a located _Node tree straight from YAML parse events.
+
+    PyYAML's own composer recurses once per nesting level and shares aliased nodes, so
+    a deep or alias-heavy document is only dangerous later; here depth is checked
+    before descending and every value an alias expands to is counted.
+    """
+
+    def __init__(self, loader: Any, file: str) -> None:
+        self.loader, self.file = loader, file
+        self.anchors: dict[str, _Node | None] = {}  # None: the anchored node is still open
+        self.expanded = 0
+        self.problems: list[Problem] = []
+
+    def fatal(self, event: yaml.Event, message: str, path: tuple = ()) -> _Fatal:
+        return _Fatal(Problem(self.file, event.start_mark.line + 1, _dotted(path), message))
+
+    def document(self) -> _Node | None:
+        self.loader.get_event()  # stream start
+        if self.loader.check_event(yaml.StreamEndEvent):
+            return None
+        self.loader.get_event()  # document start
+        root = self.node((), 0)
+        self.loader.get_event()  # document end
+        if not self.loader.check_event(yaml.StreamEndEvent):
+            raise self.fatal(self.loader.peek_event(), "a second document starts here (allowed: one document per file)")
+        return root
+
+    def node(self, path: tuple, depth: int) -> _Node:
+        event = self.loader.get_event()
+        if isinstance(event, yaml.AliasEvent):
+            if self.anchors.get(event.anchor, event) is event:
+                raise self.fatal(event, f"unknown alias *{event.anchor} (allowed: aliases of anchors defined above)", path)
+            if self.anchors[event.anchor] is None:
+                message = f"alias *{event.anchor} is inside its own anchor (allowed: aliases of finished anchors)"
+                raise self.fatal(event, message, path)
+            return self.copy(self.anchors[event.anchor], event, depth)
+        if depth > MAX_DEPTH:
+            raise self.fatal(event, f"nested more than {MAX_DEPTH} levels deep (allowed: at most {MAX_DEPTH})")
+        if event.anchor is not None:
+            self.anchors[event.anchor] = None
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.ScalarEvent):
+            node = _Node(self.scalar(event, path), self.file, line)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            self.check_tag(event, yaml.SequenceNode, _SEQ_TAG, path)
+            items: list[_Node] = []
+            while not self.loader.check_event(yaml.SequenceEndEvent):
+                items.append(self.node((*path, len(items)), depth + 1))
+            self.loader.get_event()
+            node = _Node(items, self.file, line)
+        else:
+            self.check_tag(event, yaml.MappingNode, _MAP_TAG, path)
+            node = _Node(self.mapping(path, depth), self.file, line)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = node
+        return node
+
+    def tag(self, event: yaml.Event, kind: type) -> str:
+        if event.tag not in (None, "!"):
+            return event.tag
+        return self.loader.resolve(kind, getattr(event, "value", None), event.implicit)
+
+    def check_tag(self, event: yaml.Event, kind: type, allowed: str, path: tuple) -> None:
+        if self.tag(event, kind) != allowed:
+            raise self.fatal(event, f"tag {event.tag!r} is refused ({_NO_TAGS})", path)
+
+    def scalar(self, event: yaml.ScalarEvent, path: tuple) -> Any:
+        tag = self.tag(event, yaml.ScalarNode)
+        if tag == _MERGE_TAG:  # "<<" anywhere but a key is just text
+            return event.value
+        if tag not in _SCALAR_TAGS:
+            raise self.fatal(event, f"tag {event.tag!r} is refused ({_NO_TAGS})", path)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            return self.loader.yaml_constructors[tag](self.loader, node)
+        except (ValueError, OverflowError, yaml.YAMLError) as exc:
+            raise self.fatal(event, f"cannot read {event.value[:40]!r}: {exc} (allowed: a plain YAML value)", path) from None
+
+    def mapping(self, path: tuple, depth: int) -> dict:
+        entries: dict[Any, _Node] = {}
+        merged: dict[Any, _Node] = {}
+        while not self.loader.check_event(yaml.MappingEndEvent):
+            key_event = self.loader.peek_event()
+            merge = isinstance(key_event, yaml.ScalarEvent) and self.tag(key_event, yaml.ScalarNode) == _MERGE_TAG
+            key = self.node(path, depth + 1).value
+            if isinstance(key, (dict, list)):
+                raise self.fatal(key_event, "a key must be a plain value (allowed: names such as runners)", path)
+            value = self.node((*path, key), depth + 1)
+            if merge:  # "<<: *base" merges anchored mappings under the explicit keys
+                sources = value.value if isinstance(value.value, list) else [value]
+                if not all(isinstance(source.value, dict) for source in sources):
+                    message = "'<<' merges only mappings (allowed: an alias of a mapping, or a list of them)"
+                    raise self.fatal(key_event, message, path)
+                for source in sources:
+                    for name, child in source.value.items():
+                        merged.setdefault(name, child)
+                continue
+            value.key_line = key_event.start_mark.line + 1
+            if key in entries:
+                first = entries[key].key_line
+                message = f"duplicate key {key!r}, first written on line {first} (allowed: each key once per mapping)"
+                self.problems.append(Problem(self.file, value.key_line, _dotted((*path, key)), message))
+            entries[key] = value
+        self.loader.get_event()
+        return {**merged, **entries}
+
+    def copy(self, node: _Node, event: yaml.Event, depth: int) -> _Node:
+        """A fresh copy of an anchored value, counted against MAX_ALIAS_NODES."""
+        self.expanded += 1
+        if self.expanded > MAX_ALIAS_NODES:
+            message = f"aliases expand to more than {MAX_ALIAS_NODES} values (allowed: fewer, less nested aliases)"
+            raise self.fatal(event, message)
+        if depth > MAX_DEPTH:
+            raise self.fatal(event, f"nested more than {MAX_DEPTH} levels deep (allowed: at most {MAX_DEPTH})")
+        value = node.value
+        if isinstance(value, dict):
+            value = {key: self.copy(child, event, depth + 1) for key, child in value.items()}
+        elif isinstance(value, list):
+            value = [self.copy(child, event, depth + 1) for child in value]
+        return _Node(value, node.file, node.line, node.key_line)
+
+
+def _parse(text: str, file: str) -> tuple[_Node | None, list[Problem]]:
+    """Parse one YAML document into a located tree (None if the document is empty)."""
+    try:
+        loader = _Parser(text)
+        composer = _Composer(loader, file)
+        return composer.document(), composer.problems
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(part for part in (exc.context, exc.problem) if part)
+        column = f" at column {mark.column + 1}" if mark else ""
+        line = mark.line + 1 if mark else None
+        raise _Fatal(Problem(file, line, ROOT, f"invalid YAML{column}: {what} (allowed: YAML 1.1)")) from None
+    except yaml.reader.ReaderError as exc:
+        raise _Fatal(_reader_problem(exc, text, file)) from None
+    except yaml.YAMLError as exc:
+        raise _Fatal(Problem(file, None, ROOT, f"invalid YAML: {exc} (allowed: YAML 1.1)")) from None
+
+
+def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Problem:
+    line = text.count("\n", 0, exc.position) + 1
+    return Problem(file, line, ROOT, f"character {exc.character!r} is not allowed in YAML (allowed: printable text)")
+
+
+def _read(file: str) -> tuple[_Node | None, list[Problem]]:
+    try:
+        with open(file, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise _Fatal(Problem(file, None, ROOT, "file not found (allowed: an existing scenario file)")) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        reason = getattr(exc, "strerror", None) or exc
+        raise _Fatal(Problem(file, None, ROOT, f"cannot read the file: {reason} (allowed: a readable file)")) from None
+    if len(data) > MAX_FILE_BYTES:
+        megabytes = MAX_FILE_BYTES // 2**20
+        raise _Fatal(Problem(file, None, ROOT, f"file is larger than {megabytes} MB (allowed: at most {megabytes} MB)"))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise _Fatal(Problem(file, line, ROOT, f"byte 0x{data[exc.start]:02x} is not UTF-8 (allowed: UTF-8 text)")) from None
+    return _parse(text, file)
+
+
+def _load_file(file: str, chain: tuple[tuple[str, str], ...], problems: list[Problem]) -> _Node:
+    """Read ``file`` and the files it extends, merged; ``chain`` holds (name, real path) above it."""
+    tree, found = _read(file)
+    problems.extend(found)
+    if tree is None:
+        raise _Fatal(Problem(file, None, ROOT, f"file is empty (allowed: {_EXAMPLE})"))
+    if not isinstance(tree.value, dict):
+        message = f"the document is {_show(tree.value)}, not a mapping (allowed: {_EXAMPLE})"
+        raise _Fatal(Problem(file, tree.line, ROOT, message))
+    extends = tree.value.pop("extends", None)
+    if extends is None:
+        return tree
+    if not isinstance(extends.value, str) or not extends.value.strip():
+        message = f"{_show(extends.value)} is not a file name (allowed: a path relative to this file)"
+        raise _Fatal(Problem(file, extends.where, "extends", message))
+    parent = os.path.normpath(os.path.join(os.path.dirname(file), extends.value))
+    chain = (*chain, (file, os.path.realpath(file)))
+    real_paths = [real for _, real in chain]
+    if os.path.realpath(parent) in real_paths:
+        cycle = [name for name, _ in chain[real_paths.index(os.path.realpath(parent)) :]]
+        message = f"extends cycle: {' -> '.join([*cycle, parent])} (allowed: a chain of files without repeats)"
+        raise _Fatal(Problem(file, extends.where, "extends", message))
+    if len(chain) >= MAX_EXTENDS:
+        message = f"more than {MAX_EXTENDS} files extend each other (allowed: at most {MAX_EXTENDS})"
+        raise _Fatal(Problem(file, extends.where, "extends", message))
+    if not os.path.isfile(parent):
+        message = f"file {extends.value!r} not found, looked for {parent} (allowed: a path relative to this file)"
+        raise _Fatal(Problem(file, extends.where, "extends", message))
+    return _merge(_load_file(parent, chain, problems), tree)
+
+
+def _merge(parent: _Node, child: _Node) -> _Node:
+    """Deep merge: mappings merge key by key; anything else in the child replaces the parent."""
+    if not (isinstance(parent.value, dict) and isinstance(child.value, dict)):
+        return child
+    merged = dict(parent.value)
+    for key, value in child.value.items():
+        merged[key] = _merge(parent.value[key], value) if key in parent.value else value
+    return _Node(merged, child.file, child.line, child.key_line)
+
+
+def _from_plain(value: Any, file: str, depth: int = 0, budget: list[int] | None = None) -> _Node:
+    """A located tree for a Python value (an override); bounded like a YAML document."""
+    budget = [MAX_OVERRIDE_NODES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0 or depth > MAX_DEPTH:
+        message = f"value is too large or nested more than {MAX_DEPTH} levels (allowed: a scenario-sized value)"
+        raise _Fatal(Problem(file, None, ROOT, message))
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return _Node({k: _from_plain(v, file, depth + 1, budget) for k, v in value.items()}, file, None)
+    if isinstance(value, (list, tuple)):
+        return _Node([_from_plain(v, file, depth + 1, budget) for v in value], file, None)
+    return _Node(value, file, None)
+
+
+def _plain(node: _Node, path: tuple = (), refused: list[Problem] | None = None) -> Any:
+    """The plain value of a tree; NaN and infinities are reported into ``refused``.
+
+    The schema refuses them too, but not where it takes any value (``sweep``), and this
+    way a ``.nan`` is reported at its line even when the field it is in is unknown.
+    """
+    value = node.value
+    if isinstance(value, dict):
+        return {key: _plain(child, (*path, key), refused) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_plain(child, (*path, i), refused) for i, child in enumerate(value)]
+    if refused is not None and isinstance(value, float) and not math.isfinite(value):
+        message = f"{_show(value)} is not a finite number (allowed: finite numbers)"
+        refused.append(Problem(node.file, node.where, _dotted(path), message))
+    return value
