@@ -11,6 +11,7 @@ ordered by scenario then replication, and each replication's streams depend only
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,7 +19,6 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from trunksim.engine.model import DeliveryModel, Run
 from trunksim.executors import completed, executor_for
@@ -215,9 +215,14 @@ def expand_sweep(
 
 
 def _value_at(scenario: Scenario, path: str) -> Any:
+    """The validated value at a dotted path, as a table cell: a constant distribution is its value (hours)."""
     value: Any = scenario.model_dump(mode="json")
     for part in path.split("."):
         value = value[int(part)] if isinstance(value, list) else value[part]
+    if isinstance(value, dict) and value.get("dist") == "constant":
+        return value["value"]
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
     return value
 
 
@@ -257,11 +262,16 @@ def median_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float
     if n == 0:
         return math.nan, math.nan
     alpha = (1.0 - confidence) / 2.0
-    j = int(stats.binom.ppf(alpha, n, 0.5))
-    if stats.binom.cdf(j, n, 0.5) > alpha:
-        j -= 1
-    j = max(j, 0)
+    below = np.nonzero(_binomial_half_cdf(n) <= alpha)[0]
+    j = int(below[-1]) if len(below) else 0  # values excluded on each side
     return float(values[j]), float(values[n - 1 - j])
+
+
+def _binomial_half_cdf(n: int) -> np.ndarray:
+    """``P(Binomial(n, 1/2) <= i)`` for ``i = 0 .. n // 2`` (log-space, so large ``n`` is fine)."""
+    i = np.arange(n // 2 + 1)
+    log_pmf = np.array([math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) for k in i]) - n * math.log(2.0)
+    return np.cumsum(np.exp(log_pmf))
 
 
 def numeric_metrics(frame: pd.DataFrame) -> list[str]:
