@@ -61,8 +61,22 @@ LABELS = {
     "change_failure_rate_escaped": "Change failure rate (escaped canary)",
     "recovery_time_median_hours": "Recovery time, median (hours)",
     "rework_rate": "Deployment rework rate",
+    "lead_time_mean_hours": "Lead time, mean (hours)",
+    "merge_to_production_median_hours": "Merge to production, median (hours)",
+    "review_wait_mean_hours": "Wait for review, mean (hours)",
+    "ci_queue_wait_mean_hours": "Wait for a CI runner, mean (hours)",
+    "ci_pass_rate": "CI pass rate",
+    "ci_flaky_failure_share": "Share of CI failures that were flaky",
+    "flaky_triage_hours_per_week": "Reading flaky runs (developer hours/week)",
+    "merge_conflict_rate": "Merges with a conflict",
+    "conflict_hours_per_week": "Resolving conflicts (developer hours/week)",
+    "red_branch_share": "Share of time the branch was red",
+    "incidents_per_week": "Incidents per week",
+    "incident_hours_per_week": "Incident work (developer hours/week)",
+    "changes_delivered_per_week": "Changes delivered per week",
+    "features_delivered_per_week": "Features delivered per week",
 }
-"""Axis labels of the DORA metrics."""
+"""Axis labels of the DORA metrics and of the flow metrics most often plotted."""
 
 DORA_PLOT_METRICS = (
     "deploys_per_day", "lead_time_median_hours", "change_failure_rate", "recovery_time_median_hours", "rework_rate",
@@ -444,7 +458,7 @@ def sweep_plot(
     ax.set_title(label(metric))
     ax.grid(alpha=0.3)
     band = "band" if ordered else "bar"
-    ax.legend(title=f"dot: median, {band}: {confidence:.0%} CI", frameon=False)
+    _legend_below(ax, gap_inches=0.7, ncol=min(len(groups), 3), title=f"dot: median, {band}: {confidence:.0%} CI of the median")
     _legible(ax)
     return ax
 

@@ -4,6 +4,10 @@
 :data:`METRIC_COLUMNS` in that order. Every metric is a pure function of the run's
 event tables (never a counter kept by the engine); formulas are in the docstrings of
 :mod:`trunksim.metrics.dora` and :mod:`trunksim.metrics.flow`, and in the README.
+``compute_metrics(run, profile="fourkeys")`` (or ``"devlake"``) measures the DORA
+columns by that tool's rules instead (:mod:`trunksim.metrics.profiles`); the last two
+columns are the replication's DORA level and Quick Check score
+(:mod:`trunksim.metrics.levels`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from trunksim.engine.entities import STAGES
-from trunksim.metrics import dora, flow
+import math
+from typing import Any
+
+from trunksim.metrics import dora, flow, levels, profiles
 from trunksim.metrics.window import Window
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,8 +55,17 @@ FLOW_COLUMNS: tuple[str, ...] = (
 ) + tuple(f"stage_{s}_mean_hours" for s in STAGES)
 """Flow metrics that explain the DORA numbers."""
 
-METRIC_COLUMNS: tuple[str, ...] = DORA_COLUMNS + FLOW_COLUMNS
+LEVEL_COLUMNS: tuple[str, ...] = ("dora_level", "dora_quick_check_score")
+"""The replication's overall DORA level (elite/high/medium/low) and its DORA Quick Check score (0-10)."""
+
+METRIC_COLUMNS: tuple[str, ...] = DORA_COLUMNS + FLOW_COLUMNS + LEVEL_COLUMNS
 """Every metric column of ``trunksim.run`` and ``replications.csv``, in order."""
+
+PROFILES: tuple[str, ...] = profiles.PROFILES
+"""Metric profiles: ``trunksim`` (default), ``fourkeys``, ``devlake``."""
+
+DEFAULT_LEVEL_YEAR = 2023
+"""State of DevOps edition used for ``dora_level`` unless ``year`` says otherwise."""
 
 RATE_COLUMNS: tuple[str, ...] = (
     "change_failure_rate", "change_failure_rate_escaped", "rework_rate", "ci_pass_rate",
@@ -64,20 +80,32 @@ def window_of(run: "Run") -> Window:
     return Window(settings.warm_up, settings.duration)
 
 
-def compute_metrics(run: "Run") -> dict[str, float]:
+def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAULT_LEVEL_YEAR) -> dict[str, Any]:
     """Every metric of one replication, in :data:`METRIC_COLUMNS` order.
 
     Parameters
     ----------
     run : Run
         A finished replication (``trunksim.simulate``).
+    profile : {"trunksim", "fourkeys", "devlake"}
+        Rules for the DORA columns. Under ``fourkeys`` and ``devlake``,
+        ``deploys_per_day``, ``lead_time_median_hours``, ``change_failure_rate`` and
+        ``recovery_time_median_hours`` are that tool's numbers (same names and units;
+        :mod:`trunksim.metrics.profiles`); ``lead_time_p90_hours``,
+        ``change_failure_rate_escaped`` and ``rework_rate``, which the tools do not
+        define, are NaN. Flow metrics are the same under every profile.
+    year : {2023, 2024}
+        State of DevOps edition for ``dora_level`` (:mod:`trunksim.metrics.levels`).
 
     Returns
     -------
     dict
         Metric name → value (float; NaN where undefined, e.g. recovery time with no
-        incident).
+        incident), then ``dora_level`` (str) and ``dora_quick_check_score`` (0-10),
+        both computed from this profile's DORA columns.
     """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown metrics profile {profile!r}; known: {', '.join(PROFILES)}")
     w = window_of(run)
     changes, deployments, incidents = run.changes, run.deployments, run.incidents
     ci_runs, activity, merges = run.ci_runs, run.activity, run.merges
@@ -109,7 +137,15 @@ def compute_metrics(run: "Run") -> dict[str, float]:
         "changes_in_flight_at_end": float((changes["state"] == "in_flight").sum()),
     }
     values.update(flow.stage_mean_hours(changes, w))
+    if profile != "trunksim":
+        measured = profiles.profile_metrics(run, profile)
+        values.update({name: measured.get(name, math.nan) for name in DORA_COLUMNS})
+    values["dora_level"] = levels.overall_level(values, year=year)
+    values["dora_quick_check_score"] = levels.quick_check_score(values)
     return {name: values[name] for name in METRIC_COLUMNS}
 
 
-__all__ = ["DORA_COLUMNS", "FLOW_COLUMNS", "METRIC_COLUMNS", "RATE_COLUMNS", "compute_metrics", "window_of"]
+__all__ = [
+    "DEFAULT_LEVEL_YEAR", "DORA_COLUMNS", "FLOW_COLUMNS", "LEVEL_COLUMNS", "METRIC_COLUMNS", "PROFILES", "RATE_COLUMNS",
+    "compute_metrics", "window_of",
+]
