@@ -131,6 +131,16 @@ def _legible(ax) -> None:
         legend.get_title().set_fontsize(max(legend.get_title().get_fontsize(), FONT["legend.title_fontsize"]))
 
 
+def _wrapped(names: Sequence[str], room: int = 48) -> list[str]:
+    """Tick labels broken over lines when, side by side, they would run into each other."""
+    import textwrap
+
+    width = max(8, room // max(len(names), 1))
+    if sum(len(str(n)) for n in names) + 2 * len(names) <= room:
+        return [str(n) for n in names]
+    return [textwrap.fill(str(n), width=width, break_long_words=False) for n in names]
+
+
 def _scenarios(frame: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(frame["scenario"]))
 
@@ -221,7 +231,7 @@ def metric_distribution(frame: pd.DataFrame, metric: str, ax=None, log: Optional
             ax.hlines(y, pos - 0.3, pos + 0.3, color="black", linewidth=2.5, zorder=4)
             ax.annotate(f"{med:.3g}", (pos + 0.32, y), va="center", fontsize=12)
     ax.set_xticks(positions)
-    ax.set_xticklabels(names, rotation=0)
+    ax.set_xticklabels(_wrapped(names), rotation=0)
     ax.set_xlim(0.4, len(names) + 0.9)
     if log:
         ticks = ax.get_yticks()

@@ -220,9 +220,9 @@ def validate_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> li
 def json_schema() -> dict:
     """The scenario schema as a JSON Schema document (for editors and ``trunksim schema``).
 
-    It describes a complete scenario file. ``extends`` is allowed at the top level, but
-    a file that leaves required fields to the file it extends is only checked in full
-    by :func:`load_scenario`.
+    It describes a scenario file. ``extends`` is allowed at the top level, and a file
+    that extends another need not repeat the required fields; the merged result is
+    only checked in full by :func:`load_scenario`.
 
     Returns
     -------
@@ -233,4 +233,9 @@ def json_schema() -> dict:
     schema = Scenario.model_json_schema()
     extends = {"type": "string", "minLength": 1, "title": "Extends", "description": _EXTENDS}
     schema["properties"] = {"extends": extends, **schema["properties"]}
+    # A file that extends another may leave required fields (the strategy) to its parent.
+    required = schema.pop("required", [])
+    if required:
+        schema["if"] = {"required": ["extends"]}
+        schema["else"] = {"required": required}
     return schema
