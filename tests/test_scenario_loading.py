@@ -650,4 +650,5 @@ def test_json_schema_is_json_serialisable_and_describes_the_sections():
 
     assert json.loads(json.dumps(schema)) == schema
     assert {"strategy", "ci", "simulation"} <= set(schema["properties"])
-    assert schema["required"] == ["strategy"]
+    assert schema["else"]["required"] == ["strategy"]  # required unless the file `extends` another
+    assert schema["if"] == {"required": ["extends"]}
