@@ -22,6 +22,8 @@ _LAZY = {
     "run": ("trunksim.experiment", "run"),
     "simulate": ("trunksim.experiment", "simulate"),
     "summarize": ("trunksim.experiment", "summarize"),
+    "sweep": ("trunksim.experiment", "sweep"),
+    "run_batch": ("trunksim.batch", "run_batch"),
     "Run": ("trunksim.engine.model", "Run"),
     "METRIC_COLUMNS": ("trunksim.metrics", "METRIC_COLUMNS"),
 }
