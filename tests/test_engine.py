@@ -99,3 +99,26 @@ def test_nothing_merged_long_ago_is_left_undeployed():
             end = scenario.simulation.duration
             stale = changes[(changes["merged_hours"] < end - grace_hours) & changes["deployed_hours"].isna()]
             assert stale.empty, (kind, replication, stale[["change_id", "kind", "target", "merged_hours"]])
+
+
+def test_a_release_train_deploys_only_at_train_times():
+    scenario = small("trunk-based", deployment={"mode": "cadence", "cadence": "1d", "offset": "10h"})
+    deployments = simulate(scenario, seed=12).deployments
+    regular = deployments[deployments["kind"] == "regular"]
+    assert len(regular) > 10
+    offsets = (regular["started_hours"] - 10.0) % 24.0
+    assert (offsets < 1e-6).all()
+
+
+def test_an_approval_board_holds_deployments_until_it_meets():
+    scenario = small("github-flow", deployment={"approval": {"enabled": True, "cadence": "1w", "offset": "14h"}})
+    deployments = simulate(scenario, seed=13).deployments
+    regular = deployments[deployments["kind"] == "regular"]
+    assert len(regular) >= 3
+    assert (((regular["started_hours"] - 14.0) % 168.0) < 1e-6).all()
+
+
+def test_waiting_time_is_recorded_when_work_in_progress_limits_bite():
+    scenario = small("github-flow", team={"max_open_changes": 1}, ci={"runners": 1, "duration": "3h"})
+    activity = simulate(scenario, seed=14).activity
+    assert activity.loc[activity["activity"] == "waiting", "working_hours"].sum() > 0

@@ -123,6 +123,9 @@ class Delivery:
                 yield env.timeout(canary.bake_time)
                 caught = self.canary_catches(changes)
                 if caught:
+                    if not canary.automatic_rollback:
+                        # A person has to notice the canary's alarm before rolling back.
+                        yield env.timeout(model.incidents.detection_delay())
                     yield env.timeout(model.scenario.incidents.rollback_time)
                     deployment.canary_failed = True
                     deployment.rolled_back = True

@@ -8,7 +8,7 @@ A developer works through, in this order of priority:
 3. reviews of other people's changes waiting in the shared queue (oldest first);
 4. coding their current feature, one focus block at a time, unless they already have
    ``team.max_open_changes`` changes submitted and not merged;
-5. otherwise they wait until something arrives.
+5. otherwise they wait until something arrives (logged as ``waiting``).
 
 Between focus blocks they look at 2 and 3 again, which is why review pickup waits grow
 with ``team.focus_block``. Human work follows the working calendar; incident response
@@ -124,14 +124,23 @@ class Developer:
             model.flow.submit(change)
 
     def idle(self) -> Generator:
-        """Wait until poked; an incident page during the wait is answered."""
+        """Wait until poked (logged as ``waiting`` working hours); an incident page is answered."""
         self.wake = self.env.event()
+        start = self.env.now
         try:
             yield self.wake
         except simpy.Interrupt:
-            yield from self.answer_pages()
-        finally:
             self.wake = None
+            self._log_wait(start)
+            yield from self.answer_pages()
+        else:
+            self.wake = None
+            self._log_wait(start)
+
+    def _log_wait(self, start: float) -> None:
+        hours = self.model.calendar.working_hours_between(start, self.env.now)
+        if hours > 0:
+            self.model.log.activity.append((self.index, "waiting", start, self.env.now, hours, -1))
 
     def work(self, hours: float, activity: str, detail: int = -1) -> Generator:
         """Spend ``hours`` working hours on ``activity``, on the working calendar.
