@@ -20,6 +20,8 @@ QA); ``deploy`` is that deployment's pipeline and canary. The stage hours of a d
 change sum to its lead time.
 """
 
+STAGE_INDEX: dict[str, int] = {stage: i for i, stage in enumerate(STAGES)}
+
 
 @dataclass(slots=True, eq=False)
 class Defect:
@@ -100,7 +102,7 @@ class Change:
     flagged: bool = False
     stage: str = ""
     stage_since: float = 0.0
-    stage_hours: dict[str, float] = field(default_factory=dict)
+    stage_hours: list[float] = field(default_factory=lambda: [0.0] * len(STAGES))  # in STAGES order
     fixes: Optional[Defect] = None  # the defect a fix/hotfix change repairs
     release: int = -1
 
@@ -113,7 +115,7 @@ class Change:
         if self.deployed >= 0 or self.first_commit < 0:
             return
         if self.stage:
-            self.stage_hours[self.stage] = self.stage_hours.get(self.stage, 0.0) + (now - self.stage_since)
+            self.stage_hours[STAGE_INDEX[self.stage]] += now - self.stage_since
         self.stage = stage
         self.stage_since = now
 

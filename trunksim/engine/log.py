@@ -70,7 +70,7 @@ class EventLog:
                 state = "deployed"
             else:
                 state = "in_flight"
-            stages = tuple(c.stage_hours.get(s, 0.0) for s in STAGES)
+            stages = tuple(c.stage_hours)
             rows.append(
                 (
                     c.change_id, c.feature.feature_id if c.feature else -1, c.author, c.kind, c.target, c.lines,

@@ -69,6 +69,7 @@ class DeliveryModel:
         self.branches: dict[str, Branch] = {name: Branch(name) for name in self.strategy.long_lived_branches()}
         self._commit_events: dict[str, simpy.Event] = {}
         self.review_queue: deque[Change] = deque()
+        self.idle_developers: dict[int, Developer] = {}  # waiting for work, in the order they became idle
         self._features_started = 0
         self._change_ids = 0
         self._defect_ids = 0
@@ -192,8 +193,8 @@ class DeliveryModel:
         """Put a change in the shared review queue and wake an idle reviewer."""
         self.review_queue.append(change)
         solo = len(self.developers) == 1
-        for dev in self.developers:
-            if dev.wake is not None and (solo or dev.index != change.author):
+        for dev in self.idle_developers.values():
+            if solo or dev.index != change.author:
                 dev.poke()
                 break
 

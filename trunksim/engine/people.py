@@ -126,15 +126,19 @@ class Developer:
     def idle(self) -> Generator:
         """Wait until poked (logged as ``waiting`` working hours); an incident page is answered."""
         self.wake = self.env.event()
+        idle = self.model.idle_developers
+        idle[self.index] = self
         start = self.env.now
         try:
             yield self.wake
         except simpy.Interrupt:
             self.wake = None
+            del idle[self.index]
             self._log_wait(start)
             yield from self.answer_pages()
         else:
             self.wake = None
+            del idle[self.index]
             self._log_wait(start)
 
     def _log_wait(self, start: float) -> None:
