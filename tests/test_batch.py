@@ -98,3 +98,28 @@ def test_an_interrupted_batch_keeps_finished_work_and_resumes_to_the_same_result
     fresh = subprocess.run(args + ["-o", str(tmp_path / "fresh")], capture_output=True, text=True, timeout=300)
     assert fresh.returncode == 0, fresh.stderr
     assert (out / "replications.csv").read_bytes() == (tmp_path / "fresh" / "replications.csv").read_bytes()
+
+
+def test_the_cli_on_a_dask_scheduler_writes_the_same_files_as_one_process(tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    from typer.testing import CliRunner
+
+    from trunksim.cli import app
+
+    args = [str(SCENARIOS / "trunk-based.yaml"), "-n", "3", "--seed", "2", "-q", "--no-plots",
+            "--set", "simulation.duration=4w", "--set", "simulation.warm_up=1w"]
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", *args, "-o", str(tmp_path / "local")]).exit_code == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = runner.invoke(app, ["run", *args, "-o", str(tmp_path / "dask"), "--scheduler", cluster.scheduler_address])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "dask" / "replications.csv").read_bytes() == (tmp_path / "local" / "replications.csv").read_bytes()
+
+
+def test_the_html_report_is_self_contained(tmp_path):
+    points = [Point(small("trunk-based")), Point(small("gitflow"))]
+    run_batch(points, tmp_path, replications=2, seed=3, plots=True, report=True)
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3
+    assert "lead_time_median_hours" in html and "gitflow" in html
+    assert "src=\"http" not in html and "href=\"http" not in html
