@@ -16,7 +16,8 @@ holds regular deployments until its next meeting. Hotfix deployments skip the tr
 the board and the canary.
 
 A known, unrepaired defect in what would ship (found by a canary or in production,
-after a rollback) blocks regular deployments until its fix has merged.
+after a rollback) blocks regular deployments: with ``ci.red_branch_policy: revert`` its
+author reverts the change so the rest ships; with ``fix-forward`` until its fix merges.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ class Delivery:
                         defect.found_by = "canary"
                         defect.found_at = canary_start
                         model.incidents.record_canary(defect, deployment, canary_start, env.now)
-                        model.repair(defect)
+                        model.handle_known_defect(defect)
                     return deployment
             self.roll_out(deployment)
         return deployment

@@ -262,10 +262,29 @@ class Flow:
 
         return work
 
-    def reintegrate(self, change: Change) -> Generator:
-        """A reverted change: its author fixes it, then it goes through sync, CI and merge again."""
+    def revert_defective(self, change: Change, defect: Defect, branch: Branch):
+        """A task body: revert a change with a known defect from ``branch``; it comes back fixed."""
+
+        def work(dev: "Developer") -> Generator:
+            yield from dev.work(self.model.scenario.ci.revert_time, "revert", change.change_id)
+            if change in branch.pending and not change.deploying and not change.in_production:
+                branch.pending.remove(change)
+                change.merged = -1.0
+                change.merge_version = -1
+                change.enter("rework", self.env.now)
+                branch.version += 1
+                self.model.branch_changed(branch, lines=change.lines)
+                dev.open_changes += 1
+                self.env.process(self.reintegrate(change, self.fix_defects(change, [defect], "rework")))
+            else:
+                self.model.repair(defect)
+
+        return work
+
+    def reintegrate(self, change: Change, fix=None) -> Generator:
+        """A reverted change: its author fixes it (``fix``, a task body), then sync, CI and merge again."""
         author = self.model.developers[change.author]
-        yield author.assign(PRIORITY_REWORK, self.fix_breakage(change))
+        yield author.assign(PRIORITY_REWORK, fix or self.fix_breakage(change))
         yield from self.integrate(change, approved=True)
 
     def fix_breakage(self, change: Change):

@@ -100,7 +100,7 @@ class IncidentDesk:
             # Gone with an earlier rollback or flag-off; it still has to be fixed.
             incident.restored_by = "already_gone"
             restored.succeed()
-            model.repair(defect)
+            model.handle_known_defect(defect)
         elif change is not None and change.flagged and feature is not None and feature.flag_on:
             yield from dev.work_around_the_clock(settings.flag_off_time, "incident", incident.incident_id)
             model.delivery.set_flag(feature, False)
@@ -113,7 +113,7 @@ class IncidentDesk:
                 model.delivery.roll_back(model.delivery.latest())
             incident.restored_by = "rollback"
             restored.succeed()
-            model.repair(defect)
+            model.handle_known_defect(defect)
         else:
             hours = self.hotfix_time()
             yield from dev.work_around_the_clock(hours, "incident", incident.incident_id)

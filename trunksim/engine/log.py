@@ -28,7 +28,7 @@ INCIDENT_COLUMNS = (
 
 ACTIVITY_COLUMNS = ("developer", "activity", "start_hours", "end_hours", "working_hours", "detail")
 """One row per stretch of developer time. ``activity``: coding, reviewing, rework, triage_real, triage_flaky,
-conflict, red_branch, incident, fix, waiting (idle working hours: nothing they were allowed to pick up)."""
+conflict, red_branch, revert, incident, fix, waiting (idle working hours: nothing they were allowed to pick up)."""
 
 MERGE_COLUMNS = ("change_id", "target", "time_hours", "lines", "lines_landed_since_sync", "conflict", "breaks_build")
 """One row per merge attempt (after the branch synced with its target)."""

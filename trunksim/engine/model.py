@@ -188,6 +188,26 @@ class DeliveryModel:
 
         author.assign(1, work)
 
+    def handle_known_defect(self, defect: Defect) -> None:
+        """A defect found after merge (canary, or in production before a rollback) that is not in production.
+
+        With ``ci.red_branch_policy: revert`` its author reverts the change from the
+        production branch, so the rest can ship, and brings it back fixed; otherwise
+        (``fix-forward``) a fix change goes through the normal flow while deployments wait.
+        """
+        change = defect.change
+        branch = self.delivery.branch
+        if (
+            self.scenario.ci.red_branch_policy == "revert"
+            and change is not None
+            and not change.in_production
+            and not change.deploying
+            and change in branch.pending
+        ):
+            self.developers[change.author].assign(0, self.flow.revert_defective(change, defect, branch))
+        else:
+            self.repair(defect)
+
     # -- review queue -----------------------------------------------------------------
     def request_review(self, change: Change) -> None:
         """Put a change in the shared review queue and wake an idle reviewer."""
