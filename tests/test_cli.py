@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from trunksim.cli import app
@@ -83,3 +84,38 @@ def test_set_overrides_a_field(tmp_path):
 def test_parameters_reference_is_current():
     result = invoke("parameters")
     assert result.stdout == (ROOT / "docs" / "parameters.md").read_text()
+
+
+def test_metrics_profile_and_levels_reach_the_output(tmp_path):
+    result = invoke("run", SCENARIOS / "trunk-based.yaml", "-n", 2, "-o", tmp_path, "-q", "--no-plots",
+                    "--metrics-profile", "fourkeys", "--dora-year", "2024", *SHORT)
+    assert result.exit_code == 0, result.stdout
+    frame = pd.read_csv(tmp_path / "replications.csv")
+    assert frame["lead_time_p90_hours"].isna().all()  # Four Keys does not define it
+    assert set(frame["dora_level"]) <= {"elite", "high", "medium", "low"}
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    shares = summary[summary["metric"].str.startswith("dora_level_")]
+    assert shares["median"].sum() == pytest.approx(1.0)
+
+
+def test_an_unknown_metrics_profile_is_refused():
+    result = runner.invoke(app, ["run", str(SCENARIOS / "trunk-based.yaml"), "--metrics-profile", "sonar"])
+    assert result.exit_code == 1
+    assert "trunksim, fourkeys, devlake" in result.output
+
+
+def test_export_writes_four_keys_tables(tmp_path):
+    result = invoke("export", SCENARIOS / "github-flow.yaml", "-o", tmp_path, *SHORT)
+    assert result.exit_code == 0, result.stdout
+    deployments = pd.read_csv(tmp_path / "deployments.csv")
+    assert {"deploy_id", "time_created", "main_commit", "changes"} <= set(deployments.columns)
+
+
+def test_an_absurd_scenario_is_refused_before_it_runs(tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_text("strategy: {name: trunk-based}\nteam: {developers: 100000}\n")
+    for command in ("validate", "run"):
+        result = runner.invoke(app, [command, str(path), "-o", str(tmp_path / "out")] if command == "run" else [command, str(path)])
+        assert result.exit_code == 1
+        assert "huge.yaml:2: team.developers:" in result.output
+    assert not (tmp_path / "out" / "replications.csv").exists()

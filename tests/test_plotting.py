@@ -14,7 +14,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import trunksim  # noqa: E402
-from conftest import small  # noqa: E402
+from conftest import SCENARIOS, small  # noqa: E402
 from trunksim import plotting  # noqa: E402
 from trunksim.engine.entities import STAGES  # noqa: E402
 
@@ -245,7 +245,38 @@ def test_tornado_refuses_to_mix_strategies():
 
 
 # -- files ----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sweep_results():
+    """A 2 × 2 grid over two parameters, one strategy, two short replications per point."""
+    scenario = trunksim.load_scenario(SCENARIOS / "trunk-based.yaml")
+    short = scenario.with_overrides({"simulation.duration": "4w", "simulation.warm_up": "1w"})
+    grid = {"ci.runners": [1, 2], "ci.flaky_failure_probability": [0.0, 0.1]}
+    return trunksim.sweep(short, grid, replications=2, seed=1)
+
+
+SWEEP_PLOTS = {f"sweep_{metric}" for metric in plotting.DORA_PLOT_METRICS}
+TORNADO_PLOTS = {"tornado_lead_time_median_hours", "tornado_deploys_per_day"}
+
+
 def test_save_standard_plots_writes_the_files_the_cli_promises(frame, tmp_path):
     written = plotting.save_standard_plots(frame, tmp_path)
     assert {"dora", "lead_time_stages"} <= set(written)
     assert all(path.stat().st_size > 5_000 for path in written.values())
+    assert not set(written) & (SWEEP_PLOTS | TORNADO_PLOTS)  # not a sweep
+
+
+def test_save_standard_plots_of_a_sweep_adds_sweep_and_tornado_plots(sweep_results, tmp_path):
+    written = plotting.save_standard_plots(sweep_results, tmp_path)
+    assert SWEEP_PLOTS | TORNADO_PLOTS <= set(written)
+    assert {"dora", "lead_time_stages"} <= set(written)
+    for name in SWEEP_PLOTS | TORNADO_PLOTS:
+        assert written[name] == tmp_path / f"{name}.png"
+        assert written[name].stat().st_size > 5_000
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_save_standard_plots_of_a_sweep_over_several_strategies_draws_no_tornado(sweep_results, tmp_path):
+    both = pd.concat([sweep_results, sweep_results.assign(strategy="gitflow")], ignore_index=True)
+    written = plotting.save_standard_plots(both, tmp_path)
+    assert SWEEP_PLOTS <= set(written)
+    assert not set(written) & TORNADO_PLOTS

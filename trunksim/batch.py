@@ -27,7 +27,8 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from trunksim.executors import completed, executor_for
-from trunksim.experiment import Point, columns_for, progress_bar, replicate, resolve, summarize
+from trunksim.experiment import Measure, Point, columns_for, progress_bar, replicate, resolve, summarize
+from trunksim.scenario.size import check_size
 
 MANIFEST_VERSION = 1
 
@@ -43,13 +44,15 @@ class BatchInterrupted(Exception):
         self.folder, self.finished, self.total = folder, finished, total
 
 
-def scenario_hash(point: Point, seed: int, replications: int) -> str:
-    """SHA-256 of what determines a point's results: its scenario, swept values, seed and replications."""
+def scenario_hash(point: Point, seed: int, replications: int, measure: Measure = Measure()) -> str:
+    """SHA-256 of what determines a point's results: scenario, swept values, seed, replications, metric rules."""
     payload = {
         "scenario": point.scenario.model_dump(mode="json"),
         "parameters": dict(point.parameters),
         "seed": seed,
         "replications": replications,
+        "metrics_profile": measure.profile,
+        "dora_year": measure.year,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -70,14 +73,16 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
 class Batch:
     """The output folder of a batch: what is done, and writing what finishes."""
 
-    def __init__(self, folder: Path, points: Sequence[Point], seed: int, replications: int, resume: bool) -> None:
+    def __init__(
+        self, folder: Path, points: Sequence[Point], seed: int, replications: int, resume: bool, measure: Measure = Measure()
+    ) -> None:
         from trunksim import __version__
 
         self.folder = Path(folder)
         self.runs = self.folder / "runs"
         self.runs.mkdir(parents=True, exist_ok=True)
         self.points = list(points)
-        self.hashes = [scenario_hash(p, seed, replications) for p in self.points]
+        self.hashes = [scenario_hash(p, seed, replications, measure) for p in self.points]
         previous = self._read_manifest() if resume else {}
         done_before = {entry["sha256"]: entry for entry in previous.get("scenarios", []) if entry.get("done")}
         self.entries = []
@@ -94,7 +99,7 @@ class Batch:
             )
         self.header = {
             "manifest_version": MANIFEST_VERSION, "trunksim_version": __version__, "seed": seed,
-            "replications": replications,
+            "replications": replications, "metrics_profile": measure.profile, "dora_year": measure.year,
         }
         self._write_manifest()
 
@@ -137,6 +142,8 @@ def run_batch(
     progress: bool = False,
     plots: bool = True,
     report: bool = True,
+    metrics_profile: str = "trunksim",
+    dora_year: int = 2023,
 ) -> pd.DataFrame:
     """Run points into an output folder, writing each as it finishes; return all rows.
 
@@ -155,18 +162,23 @@ def run_batch(
         matches; run only the rest.
     progress, plots, report : bool
         Progress bar; write ``plots/*.png``; write ``report.html``.
+    metrics_profile, dora_year
+        As in :func:`trunksim.experiment.run`.
 
     Raises
     ------
     BatchInterrupted
         On Ctrl-C or SIGTERM, after everything finished has been written.
     """
+    for point in points:
+        check_size(point.scenario)
     n, root = resolve(points, replications, seed)
+    measure = Measure(metrics_profile, dora_year)
     folder = Path(out)
-    batch = Batch(folder, points, root, n, resume)
+    batch = Batch(folder, points, root, n, resume, measure)
     columns = columns_for(points)
     pending = batch.pending()
-    tasks = [(points[i], root, k) for i in pending for k in range(n)]
+    tasks = [(points[i], root, k, measure) for i in pending for k in range(n)]
     rows: dict[int, dict[int, dict]] = {i: {} for i in pending}
     started = {i: time.perf_counter() for i in pending}
     try:
@@ -187,6 +199,30 @@ def run_batch(
     return frame
 
 
+def summary_with_levels(summary: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """The summary plus, per scenario, the share of replications at each DORA level.
+
+    Level shares are rows with ``metric = dora_level_<level>_share`` whose ``mean`` and
+    ``median`` hold the share (0–1) and ``replications`` the count it is out of.
+    """
+    if "dora_level" not in frame or frame.empty:
+        return summary
+    from trunksim.metrics.levels import level_shares
+
+    shares = level_shares(frame)
+    rows = []
+    for _, row in shares.iterrows():
+        for level in ("elite", "high", "medium", "low"):
+            rows.append(
+                {
+                    "scenario": row["scenario"], "strategy": row["strategy"], "metric": f"dora_level_{level}_share",
+                    "replications": int(row["replications"]), "mean": row[f"{level}_share"],
+                    "median": row[f"{level}_share"], "baseline": summary["baseline"].iloc[0] if len(summary) else "",
+                }
+            )
+    return pd.concat([summary, pd.DataFrame(rows)], ignore_index=True)
+
+
 def write_outputs(frame: pd.DataFrame, folder: Path, *, points: Sequence[Point] = (), plots: bool = True, report: bool = True) -> dict[str, Path]:
     """Write ``replications.csv`` (and ``.parquet``), ``summary.csv``, plots and the HTML report."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -201,7 +237,7 @@ def write_outputs(frame: pd.DataFrame, folder: Path, *, points: Sequence[Point] 
         os.replace(temporary, folder / "replications.parquet")
         written["parquet"] = folder / "replications.parquet"
     summary = summarize(frame)
-    written["summary"] = write_csv(summary, folder / "summary.csv")
+    written["summary"] = write_csv(summary_with_levels(summary, frame), folder / "summary.csv")
     plot_paths: dict[str, Path] = {}
     if plots:
         from trunksim import plotting

@@ -43,10 +43,13 @@ def _load_points(scenarios: List[Path], assignments: List[str], grid: List[str])
     """Load scenarios with overrides; expand sweeps (``--grid`` or a ``sweep:`` block) into points."""
     from trunksim.experiment import Point, expand_sweep
     from trunksim.scenario.loading import ScenarioError, load_scenario, parse_assignment
+    from trunksim.scenario.size import check_size
 
     try:
         overrides = dict(parse_assignment(text) for text in assignments)
         loaded = [load_scenario(path, overrides=overrides) for path in scenarios]
+        for scenario, path in zip(loaded, scenarios):
+            check_size(scenario, file=path, overrides=overrides)
         loaded = _unique_names(loaded)
         cli_grid = {}
         for text in grid:
@@ -97,6 +100,8 @@ def run_command(
     grid: List[str] = typer.Option([], "--grid", help="sweep a field, FIELD.PATH=[V1,V2,...] (repeatable: a grid)"),
     out: Path = typer.Option(Path("results"), "-o", "--out", help="output folder"),
     resume: bool = typer.Option(False, "--resume", help="keep finished results in OUT and run only the rest"),
+    metrics_profile: str = typer.Option("trunksim", "--metrics-profile", help="whose rules measure DORA: trunksim, fourkeys, devlake"),
+    dora_year: int = typer.Option(2023, "--dora-year", help="State of DevOps edition for dora_level: 2023 or 2024"),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write PNG plots and the HTML report's figures"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
@@ -106,12 +111,18 @@ def run_command(
     from trunksim.experiment import comparison_table
     from trunksim.metrics import DORA_COLUMNS
 
+    from trunksim.metrics import PROFILES
+
+    if metrics_profile not in PROFILES:
+        _fail(f"--metrics-profile: unknown profile {metrics_profile!r} (allowed: {', '.join(PROFILES)})")
+    if dora_year not in (2023, 2024):
+        _fail(f"--dora-year: unknown year {dora_year} (allowed: 2023, 2024)")
     points = _load_points(scenarios, assignments, grid)
     try:
         with _sigterm_as_interrupt():
             frame = run_batch(
                 points, out, replications=replications, seed=seed, jobs=jobs, scheduler=scheduler, resume=resume,
-                progress=not quiet, plots=plots,
+                progress=not quiet, plots=plots, metrics_profile=metrics_profile, dora_year=dora_year,
             )
     except BatchInterrupted as stop:
         _fail(str(stop), 130)
@@ -139,12 +150,49 @@ def explain_command(scenarios: List[Path] = typer.Argument(..., help="scenario Y
         typer.echo(f"  lesson: {scenario.lesson or '(none written)'}")
 
 
+@app.command("export")
+def export_command(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    replication: int = typer.Option(0, "--replication", "-r", min=0, help="which replication to simulate"),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="root seed (default: the scenario's)"),
+    assignments: List[str] = typer.Option([], "--set", help="override a field, FIELD.PATH=VALUE (repeatable)"),
+    out: Path = typer.Option(Path("fourkeys"), "-o", "--out", help="folder for the Four Keys tables"),
+) -> None:
+    """Simulate one replication and write it as Four Keys changes/deployments/incidents tables (CSV and JSON lines)."""
+    from trunksim.engine.model import SimulationLimitError
+    from trunksim.experiment import simulate
+    from trunksim.export import export_fourkeys
+    from trunksim.scenario.loading import ScenarioError, load_scenario, parse_assignment
+    from trunksim.scenario.size import check_size
+
+    try:
+        overrides = dict(parse_assignment(text) for text in assignments)
+        loaded = load_scenario(scenario, overrides=overrides)
+        check_size(loaded, file=scenario, overrides=overrides)
+        result = simulate(loaded, seed=seed, replication=replication)
+    except ScenarioError as error:
+        _fail(str(error))
+    except SimulationLimitError as error:
+        _fail(f"error: {error}")
+    written = export_fourkeys(result, out)
+    typer.echo(f"wrote {len(written)} files to {out}/: " + ", ".join(sorted(p.name for p in written.values())))
+
+
 @app.command("validate")
 def validate_command(scenarios: List[Path] = typer.Argument(..., help="scenario YAML files")) -> None:
     """Check scenario files; exit 1 with one line per problem (FILE:LINE: field: what is wrong)."""
-    from trunksim.scenario.loading import validate_paths
+    from trunksim.scenario.loading import ScenarioError, load_scenario, validate_paths
+    from trunksim.scenario.size import check_size
 
-    problems = validate_paths(scenarios)
+    problems = []
+    for path in scenarios:
+        found = validate_paths([path])
+        if not found:
+            try:
+                check_size(load_scenario(path), file=path)
+            except ScenarioError as error:
+                found = list(error.problems)
+        problems.extend(found)
     for problem in problems:
         typer.echo(str(problem))
     if problems:

@@ -24,12 +24,29 @@ from trunksim.engine.model import DeliveryModel, Run
 from trunksim.executors import completed, executor_for
 from trunksim.metrics import METRIC_COLUMNS
 from trunksim.scenario.schema import Scenario
+from trunksim.scenario.size import check_size
 
 ScenarioLike = Union[Scenario, str, os.PathLike]
 """A scenario object or the path of a scenario file."""
 
 ID_COLUMNS: tuple[str, ...] = ("scenario", "strategy", "replication", "seed")
 """Identifying columns of the results frame; swept parameters follow them, then the metrics."""
+
+
+@dataclass(frozen=True)
+class Measure:
+    """How replications are measured: the metric profile and the State of DevOps year for levels."""
+
+    profile: str = "trunksim"
+    year: int = 2023
+
+    def __post_init__(self) -> None:
+        from trunksim.metrics import PROFILES
+
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown metrics profile {self.profile!r}; known: {', '.join(PROFILES)}")
+        if self.year not in (2023, 2024):
+            raise ValueError(f"unknown State of DevOps year {self.year}; known: 2023, 2024")
 
 
 @dataclass(frozen=True)
@@ -72,16 +89,16 @@ def simulate(scenario: ScenarioLike, *, seed: int | None = None, replication: in
     return DeliveryModel(scenario, seed=root, replication=replication).run()
 
 
-def replicate(task: tuple[Point, int, int]) -> dict[str, Any]:
+def replicate(task: tuple[Point, int, int, Measure]) -> dict[str, Any]:
     """One replication → one row: identifying columns, swept parameters, every metric."""
-    point, seed, replication = task
+    point, seed, replication, measure = task
     scenario = point.scenario
     result = simulate(scenario, seed=seed, replication=replication)
     row: dict[str, Any] = {
         "scenario": scenario.name, "strategy": scenario.strategy.name, "replication": replication, "seed": seed,
     }
     row.update(point.parameters)
-    row.update(result.metrics())
+    row.update(result.metrics(measure.profile, measure.year))
     return row
 
 
@@ -106,6 +123,8 @@ def run(
     jobs: int = 1,
     executor: Any = None,
     progress: bool = False,
+    metrics_profile: str = "trunksim",
+    dora_year: int = 2023,
 ) -> pd.DataFrame:
     """Run replications of one or several scenarios under common random numbers.
 
@@ -124,18 +143,30 @@ def run(
         Run on this executor instead (e.g. a Dask client); results are identical.
     progress : bool
         Show a progress bar (tqdm; notebook-aware).
+    metrics_profile : {"trunksim", "fourkeys", "devlake"}
+        Whose rules measure the DORA columns (:mod:`trunksim.metrics.profiles`).
+    dora_year : {2023, 2024}
+        State of DevOps edition for ``dora_level``.
 
     Returns
     -------
     pandas.DataFrame
         One row per scenario × replication: ``scenario, strategy, replication, seed``,
         swept parameters if any, then :data:`trunksim.metrics.METRIC_COLUMNS`.
+
+    Raises
+    ------
+    trunksim.scenario.loading.ScenarioError
+        A scenario is too large to run as written (see :mod:`trunksim.scenario.size`).
     """
     points = as_points(scenarios)
     if not points:
         raise ValueError("run() needs at least one scenario")
+    for point in points:
+        check_size(point.scenario)
     n, root = resolve(points, replications, seed)
-    tasks = [(point, root, k) for point in points for k in range(n)]
+    measure = Measure(metrics_profile, dora_year)
+    tasks = [(point, root, k, measure) for point in points for k in range(n)]
     rows: list[Optional[dict]] = [None] * len(tasks)
     with executor_for(jobs=jobs, executor=executor) as pool, progress_bar(len(tasks), progress) as bar:
         for index, row in completed(replicate, tasks, pool):
@@ -236,6 +267,8 @@ def sweep(
     jobs: int = 1,
     executor: Any = None,
     progress: bool = False,
+    metrics_profile: str = "trunksim",
+    dora_year: int = 2023,
 ) -> pd.DataFrame:
     """Run a parameter sweep: ``run`` over :func:`expand_sweep`'s points.
 
@@ -243,7 +276,10 @@ def sweep(
     ``variant`` column. Every point shares the seeds, so the sweep is paired.
     """
     points = expand_sweep(as_scenario(scenario), grid, variants)
-    return run(points, replications=replications, seed=seed, jobs=jobs, executor=executor, progress=progress)
+    return run(
+        points, replications=replications, seed=seed, jobs=jobs, executor=executor, progress=progress,
+        metrics_profile=metrics_profile, dora_year=dora_year,
+    )
 
 
 # -- summaries --------------------------------------------------------------------------------

@@ -354,8 +354,8 @@ class Run:
             return frames[name]
         raise AttributeError(name)
 
-    def metrics(self) -> dict[str, float]:
-        """The replication's metrics (see :mod:`trunksim.metrics`)."""
+    def metrics(self, profile: str = "trunksim", year: int = 2023) -> dict[str, Any]:
+        """The replication's metrics under a metric profile (see :func:`trunksim.metrics.compute_metrics`)."""
         from trunksim.metrics import compute_metrics
 
-        return compute_metrics(self)
+        return compute_metrics(self, profile, year=year)

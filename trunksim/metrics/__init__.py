@@ -12,12 +12,10 @@ columns are the replication's DORA level and Quick Check score
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from typing import TYPE_CHECKING, Any
 
 from trunksim.engine.entities import STAGES
-import math
-from typing import Any
-
 from trunksim.metrics import dora, flow, levels, profiles
 from trunksim.metrics.window import Window
 
@@ -36,6 +34,7 @@ DORA_COLUMNS: tuple[str, ...] = (
 """The DORA metrics, trunksim profile."""
 
 FLOW_COLUMNS: tuple[str, ...] = (
+    "lead_time_mean_hours",
     "merge_to_production_median_hours",
     "review_wait_mean_hours",
     "ci_queue_wait_mean_hours",
@@ -48,6 +47,7 @@ FLOW_COLUMNS: tuple[str, ...] = (
     "incidents_per_week",
     "incident_hours_per_week",
     "coding_share",
+    "waiting_share",
     "change_size_median_lines",
     "changes_delivered_per_week",
     "features_delivered_per_week",
@@ -70,6 +70,7 @@ DEFAULT_LEVEL_YEAR = 2023
 RATE_COLUMNS: tuple[str, ...] = (
     "change_failure_rate", "change_failure_rate_escaped", "rework_rate", "ci_pass_rate",
     "ci_flaky_failure_share", "merge_conflict_rate", "red_branch_share", "coding_share",
+    "waiting_share",
 )
 """Metrics that are shares and must lie in [0, 1]."""
 
@@ -119,6 +120,7 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
         "change_failure_rate_escaped": dora.change_failure_rate(deployments, incidents, w, escaped_only=True),
         "recovery_time_median_hours": dora.recovery_time_median_hours(incidents, w),
         "rework_rate": dora.rework_rate(deployments, w),
+        "lead_time_mean_hours": dora.lead_time_mean_hours(changes, w),
         "merge_to_production_median_hours": dora.merge_to_production_median_hours(changes, w),
         "review_wait_mean_hours": flow.review_wait_mean_hours(changes, w),
         "ci_queue_wait_mean_hours": flow.ci_queue_wait_mean_hours(ci_runs, w),
@@ -131,6 +133,7 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
         "incidents_per_week": flow.per_week(incidents["started_hours"], w),
         "incident_hours_per_week": flow.activity_hours_per_week(activity, w, ("incident",)),
         "coding_share": flow.activity_share(activity, w, ("coding",)),
+        "waiting_share": flow.activity_share(activity, w, ("waiting",)),
         "change_size_median_lines": flow.median(delivered["lines"]),
         "changes_delivered_per_week": flow.per_week(changes["deployed_hours"], w),
         "features_delivered_per_week": flow.per_week(features["completed_hours"], w),

@@ -60,6 +60,16 @@ def lead_time_p90_hours(changes: pd.DataFrame, window: Window) -> float:
     return _quantile(lead_times_hours(changes, window), 90)
 
 
+def lead_time_mean_hours(changes: pd.DataFrame, window: Window) -> float:
+    """Mean lead time for changes, hours: the mean of :func:`lead_times_hours`.
+
+    Unlike the median it cannot jump between the "same evening" and "next morning"
+    modes that a working calendar creates, and the ``stage_*_mean_hours`` sum to it.
+    """
+    values = lead_times_hours(changes, window).dropna()
+    return float(values.mean()) if len(values) else math.nan
+
+
 def merge_to_production_median_hours(changes: pd.DataFrame, window: Window) -> float:
     """Median of ``deployed_hours - merged_hours`` (the other lead-time definition in use), hours."""
     delivered = changes[window.mask(changes["first_commit_hours"]) & changes["deployed_hours"].notna()]

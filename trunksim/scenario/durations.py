@@ -56,7 +56,10 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration, got a boolean ({ALLOWED})")
     if isinstance(value, (int, float)):
-        hours = float(value)
+        try:
+            hours = float(value)
+        except OverflowError:  # an integer with hundreds of digits
+            raise ValueError(f"duration is too large ({ALLOWED})") from None
     elif isinstance(value, str):
         match = _DURATION.match(value)
         if match is None:

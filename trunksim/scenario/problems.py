@@ -55,7 +55,15 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{'?' if self.line is None else self.line}: {self.field}: {self.message}"
+        line = "?" if self.line is None else self.line
+        return f"{_one_line(self.file)}:{line}: {_one_line(self.field)}: {_one_line(self.message)}"
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters and line breaks escaped (``\\n``), so a problem prints as one line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 class ScenarioError(ValueError):

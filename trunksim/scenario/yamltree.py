@@ -90,6 +90,8 @@ class _Composer:
     def __init__(self, loader: Any, file: str) -> None:
         self.loader, self.file = loader, file
         self.anchors: dict[str, _Node | None] = {}  # None: the anchored node is still open
+        self.sizes: dict[str, int] = {}  # values in each anchored node, aliases expanded
+        self.nodes = 0  # values composed so far
         self.expanded = 0
         self.problems: list[Problem] = []
 
@@ -115,11 +117,17 @@ class _Composer:
             if self.anchors[event.anchor] is None:
                 message = f"alias *{event.anchor} is inside its own anchor (allowed: aliases of finished anchors)"
                 raise self.fatal(event, message, path)
+            # Counted before copying, so a billion laughs fails at its first oversized alias.
+            self.expanded += self.sizes[event.anchor]
+            if self.expanded > MAX_ALIAS_NODES:
+                message = f"aliases expand to more than {MAX_ALIAS_NODES} values (allowed: fewer, less nested aliases)"
+                raise self.fatal(event, message, path)
             return self.copy(self.anchors[event.anchor], event, depth)
         if depth > MAX_DEPTH:
             raise self.fatal(event, f"nested more than {MAX_DEPTH} levels deep (allowed: at most {MAX_DEPTH})")
         if event.anchor is not None:
             self.anchors[event.anchor] = None
+        first = self.nodes
         line = event.start_mark.line + 1
         if isinstance(event, yaml.ScalarEvent):
             node = _Node(self.scalar(event, path), self.file, line)
@@ -133,8 +141,10 @@ class _Composer:
         else:
             self.check_tag(event, yaml.MappingNode, _MAP_TAG, path)
             node = _Node(self.mapping(path, depth), self.file, line)
+        self.nodes += 1
         if event.anchor is not None:
             self.anchors[event.anchor] = node
+            self.sizes[event.anchor] = self.nodes - first
         return node
 
     def tag(self, event: yaml.Event, kind: type) -> str:
@@ -155,8 +165,10 @@ class _Composer:
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             return self.loader.yaml_constructors[tag](self.loader, node)
-        except (ValueError, OverflowError, yaml.YAMLError) as exc:
-            raise self.fatal(event, f"cannot read {event.value[:40]!r}: {exc} (allowed: a plain YAML value)", path) from None
+        except Exception as exc:  # PyYAML's constructors raise KeyError (!!bool x), AttributeError (!!timestamp x), ...
+            written = tag.replace("tag:yaml.org,2002:", "!!")
+            message = f"cannot read {event.value[:40]!r} as {written} (allowed: a plain YAML value)"
+            raise self.fatal(event, message, path) from None
 
     def mapping(self, path: tuple, depth: int) -> dict:
         entries: dict[Any, _Node] = {}
@@ -187,11 +199,8 @@ class _Composer:
         return {**merged, **entries}
 
     def copy(self, node: _Node, event: yaml.Event, depth: int) -> _Node:
-        """A fresh copy of an anchored value, counted against MAX_ALIAS_NODES."""
-        self.expanded += 1
-        if self.expanded > MAX_ALIAS_NODES:
-            message = f"aliases expand to more than {MAX_ALIAS_NODES} values (allowed: fewer, less nested aliases)"
-            raise self.fatal(event, message)
+        """A fresh copy of an anchored value (already counted against MAX_ALIAS_NODES)."""
+        self.nodes += 1
         if depth > MAX_DEPTH:
             raise self.fatal(event, f"nested more than {MAX_DEPTH} levels deep (allowed: at most {MAX_DEPTH})")
         value = node.value
@@ -212,7 +221,8 @@ def _parse(text: str, file: str) -> tuple[_Node | None, list[Problem]]:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(part for part in (exc.context, exc.problem) if part)
         column = f" at column {mark.column + 1}" if mark else ""
-        line = mark.line + 1 if mark else None
+        # At the end of a file without a final newline the parser's mark is one line past it.
+        line = min(mark.line + 1, text.count("\n") + 1) if mark else None
         raise _Fatal(Problem(file, line, ROOT, f"invalid YAML{column}: {what} (allowed: YAML 1.1)")) from None
     except yaml.reader.ReaderError as exc:
         raise _Fatal(_reader_problem(exc, text, file)) from None

@@ -107,6 +107,9 @@ class GitFlow(Strategy):
         shipped = cut + branch.pending
         for change in shipped:
             change.merge_version = main.version
+            if change.target == name:
+                # The release branch is gone; if this fix is ever reverted it comes back through develop.
+                change.target = DEVELOP
         main.pending.extend(shipped)
         del model.branches[name]
         model.branch_changed(main, lines=sum(c.lines for c in shipped))

@@ -1,0 +1,84 @@
+"""The standard plots of a results frame, written as PNG files (what ``trunksim run`` saves).
+
+:func:`save_standard_plots` draws on :class:`matplotlib.figure.Figure` objects made
+directly, not through pyplot, so it leaves no figures open and works without a display
+(in a batch, a CLI or a worker process). Each file is written to a temporary name and
+moved into place, so an interrupted run never leaves half a PNG behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from trunksim.plotting.results import dora_panel, level_shares, metric_distribution, stage_breakdown
+from trunksim.plotting.style import DORA_PLOT_METRICS, _style
+from trunksim.plotting.sweeps import sweep_parameters, sweep_plot, tornado
+
+_TORNADO_METRICS = ("lead_time_median_hours", "deploys_per_day")
+"""Metrics ranked by a tornado chart when a one-strategy sweep swept several parameters."""
+
+
+def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Path]:
+    """Write the standard plots of a results frame as PNG files; returns name → path.
+
+    ``dora.png`` (every DORA metric), one ``<metric>.png`` per DORA metric,
+    ``lead_time_stages.png`` and, when the frame has a ``dora_level`` column,
+    ``dora_levels.png``. When the frame comes from a sweep (it has swept-parameter
+    columns, :func:`~trunksim.plotting.sweeps.sweep_parameters`), also
+    ``sweep_<metric>.png`` per DORA metric against the first swept parameter (one line
+    per strategy, 95 % band) and, when two or more parameters were swept for a single
+    strategy, ``tornado_lead_time_median_hours.png`` and ``tornado_deploys_per_day.png``.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Replication results (``trunksim.run`` / ``trunksim.sweep``).
+    folder : str or Path
+        Where to write; created if missing. Existing files of the same names are replaced.
+
+    Returns
+    -------
+    dict of str to Path
+        Each plot's name (its file name without ``.png``) → its path.
+    """
+    from matplotlib.figure import Figure
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+
+    def save(figure, name: str) -> None:
+        path = folder / f"{name}.png"
+        temporary = folder / f".{name}.png.tmp"
+        figure.savefig(temporary, dpi=110, format="png")
+        temporary.replace(path)
+        written[name] = path
+
+    save(dora_panel(frame), "dora")
+    with _style():
+        for metric in DORA_PLOT_METRICS:
+            figure = Figure(figsize=(7.5, 5), layout="constrained")
+            metric_distribution(frame, metric, ax=figure.subplots())
+            save(figure, metric)
+        figure = Figure(figsize=(12, 2.6 + 1.0 * frame["scenario"].nunique()), layout="constrained")
+        stage_breakdown(frame, ax=figure.subplots())
+        save(figure, "lead_time_stages")
+        if "dora_level" in frame:
+            figure = Figure(figsize=(10, 2.4 + 0.8 * frame["scenario"].nunique()), layout="constrained")
+            level_shares(frame, ax=figure.subplots())
+            save(figure, "dora_levels")
+        parameters = sweep_parameters(frame)
+        if parameters:
+            for metric in DORA_PLOT_METRICS:
+                figure = Figure(figsize=(8, 5.5), layout="constrained")
+                sweep_plot(frame, parameters[0], metric, ax=figure.subplots(), confidence=0.95)
+                save(figure, f"sweep_{metric}")
+        one_strategy = "strategy" not in frame or frame["strategy"].nunique() <= 1
+        if len(parameters) >= 2 and one_strategy:
+            for metric in _TORNADO_METRICS:
+                figure = Figure(figsize=(10, 2.6 + 0.9 * len(parameters)), layout="constrained")
+                tornado(frame, metric, ax=figure.subplots(), parameters=parameters)
+                save(figure, f"tornado_{metric}")
+    return written

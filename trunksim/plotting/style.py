@@ -1,0 +1,190 @@
+"""The look shared by every trunksim plot: palette, fonts, labels and projector helpers.
+
+Colours are the Okabe–Ito colour-blind-safe palette; waiting stages are also hatched,
+so they read in grey scale too; no text is smaller than :data:`MIN_FONT`. The private
+helpers here (new axes, legible text, legends below the axes, the projector rc
+context) are shared by the other modules of :mod:`trunksim.plotting`. matplotlib is
+imported inside the functions that need it, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from trunksim.engine.entities import STAGES
+
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+"""Colour-blind-safe palette (Okabe & Ito 2008)."""
+
+STAGE_COLOURS = dict(zip(STAGES, ("#0072B2", "#56B4E9", "#009E73", "#CC79A7", "#F0E442", "#E69F00", "#D55E00", "#999999")))
+"""One colour per lead-time stage."""
+
+WAITING_STAGES: tuple[str, ...] = ("review_wait", "ci_queue", "deploy_wait")
+"""Stages in which a change waits for someone or something; drawn hatched."""
+
+STAGE_LABELS = {
+    "coding": "coding",
+    "review_wait": "waiting for review",
+    "review": "review",
+    "rework": "rework (fixes, conflicts)",
+    "ci_queue": "waiting for a CI runner",
+    "ci": "CI",
+    "deploy_wait": "waiting to deploy",
+    "deploy": "deploy / canary",
+}
+"""Readable names of the lead-time stages."""
+
+LEVELS: tuple[str, ...] = ("elite", "high", "medium", "low")
+"""DORA performance levels, best first (values of the ``dora_level`` column)."""
+
+LEVEL_COLOURS = {"elite": "#009E73", "high": "#56B4E9", "medium": "#E69F00", "low": "#D55E00"}
+"""One colour per DORA level."""
+
+LABELS = {
+    "deploys_per_day": "Deployments per day",
+    "lead_time_median_hours": "Lead time, median (hours)",
+    "lead_time_p90_hours": "Lead time, p90 (hours)",
+    "change_failure_rate": "Change failure rate",
+    "change_failure_rate_escaped": "Change failure rate (escaped canary)",
+    "recovery_time_median_hours": "Recovery time, median (hours)",
+    "rework_rate": "Deployment rework rate",
+    "lead_time_mean_hours": "Lead time, mean (hours)",
+    "merge_to_production_median_hours": "Merge to production, median (hours)",
+    "review_wait_mean_hours": "Wait for review, mean (hours)",
+    "ci_queue_wait_mean_hours": "Wait for a CI runner, mean (hours)",
+    "ci_pass_rate": "CI pass rate",
+    "ci_flaky_failure_share": "Share of CI failures that were flaky",
+    "flaky_triage_hours_per_week": "Reading flaky runs (developer hours/week)",
+    "merge_conflict_rate": "Merges with a conflict",
+    "conflict_hours_per_week": "Resolving conflicts (developer hours/week)",
+    "red_branch_share": "Share of time the branch was red",
+    "incidents_per_week": "Incidents per week",
+    "incident_hours_per_week": "Incident work (developer hours/week)",
+    "changes_delivered_per_week": "Changes delivered per week",
+    "features_delivered_per_week": "Features delivered per week",
+}
+"""Axis labels of the DORA metrics and of the flow metrics most often plotted."""
+
+DORA_PLOT_METRICS = (
+    "deploys_per_day", "lead_time_median_hours", "change_failure_rate", "recovery_time_median_hours", "rework_rate",
+    "lead_time_p90_hours",
+)
+"""The metrics in the standard DORA panel."""
+
+FONT = {
+    "font.size": 13, "axes.titlesize": 15, "axes.labelsize": 13, "xtick.labelsize": 12, "ytick.labelsize": 12,
+    "legend.fontsize": 12, "legend.title_fontsize": 12, "figure.titlesize": 16,
+}
+"""Font sizes for projectors."""
+
+MIN_FONT = 11.0
+"""No text drawn by this module is smaller than this (points)."""
+
+_WAIT_HATCH = "///"
+_INK = "#000000"
+
+
+def use_projector_style() -> None:
+    """Set matplotlib's defaults to this module's projector font sizes (for notebooks)."""
+    import matplotlib
+
+    matplotlib.rcParams.update(FONT)
+
+
+def _axes(ax, figsize=(7, 4.5)):
+    """``ax`` itself, or the axes of a new figure of ``figsize`` inches when it is None."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _legible(ax) -> None:
+    """Raise every text of ``ax`` to the projector sizes (never below :data:`MIN_FONT`)."""
+    ax.title.set_fontsize(max(ax.title.get_fontsize(), FONT["axes.titlesize"]))
+    for text in (ax.xaxis.label, ax.yaxis.label):
+        text.set_fontsize(max(text.get_fontsize(), FONT["axes.labelsize"]))
+    for tick in ax.get_xticklabels() + ax.get_yticklabels():
+        tick.set_fontsize(max(tick.get_fontsize(), FONT["xtick.labelsize"]))
+    ax.tick_params(labelsize=FONT["xtick.labelsize"])
+    for text in ax.texts:
+        text.set_fontsize(max(text.get_fontsize(), MIN_FONT))
+    legend = ax.get_legend()
+    if legend is not None:
+        for text in legend.get_texts():
+            text.set_fontsize(max(text.get_fontsize(), FONT["legend.fontsize"]))
+        legend.get_title().set_fontsize(max(legend.get_title().get_fontsize(), FONT["legend.title_fontsize"]))
+
+
+def _wrapped(names: Sequence[str], room: int = 48) -> list[str]:
+    """Tick labels broken over lines when, side by side, they would run into each other."""
+    import textwrap
+
+    width = max(8, room // max(len(names), 1))
+    if sum(len(str(n)) for n in names) + 2 * len(names) <= room:
+        return [str(n) for n in names]
+    return [textwrap.fill(str(n), width=width, break_long_words=False) for n in names]
+
+
+def label(metric: str) -> str:
+    """A readable label for a metric column."""
+    return LABELS.get(metric, metric.replace("_", " "))
+
+
+def _stage_style(stage: str) -> dict[str, Any]:
+    style: dict[str, Any] = {"color": STAGE_COLOURS[stage], "linewidth": 0}
+    if stage in WAITING_STAGES:
+        style.update(hatch=_WAIT_HATCH, edgecolor="white")
+    return style
+
+
+def _stage_handles() -> list:
+    from matplotlib.patches import Patch
+
+    return [
+        Patch(facecolor=STAGE_COLOURS[s], hatch=_WAIT_HATCH if s in WAITING_STAGES else None,
+              edgecolor="white", label=STAGE_LABELS[s])
+        for s in STAGES
+    ]
+
+
+def _legend_below(ax, gap_inches: float = 0.75, **kwargs):
+    """A legend centred under the axes, a fixed distance below them (clear of tick labels and x label)."""
+    from matplotlib.transforms import ScaledTranslation
+
+    transform = ax.transAxes + ScaledTranslation(0, -gap_inches, ax.figure.dpi_scale_trans)
+    return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=transform, frameon=False, **kwargs)
+
+
+def _text_colour(background: str) -> str:
+    """Black or white, whichever reads better on ``background`` (WCAG relative luminance)."""
+    from matplotlib.colors import to_rgb
+
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in to_rgb(background))
+    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.18 else "white"
+
+
+def _percent():
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(xmax=1.0, decimals=0)
+
+
+class _style:
+    """``with _style():`` draws at the projector font sizes (:data:`FONT`) without changing the defaults."""
+
+    def __enter__(self):
+        import matplotlib
+
+        self._context = matplotlib.rc_context(FONT)
+        self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._context.__exit__(*exc)
+

@@ -1,0 +1,302 @@
+"""Runaway guard: how big one replication will be, estimated from the scenario before it runs.
+
+A scenario file is easy to get absurdly wrong — ``developers: 100000``, a year of
+sub-second coding with an instant pipeline, a trunk cut into changes of a thousandth of
+a line — and the run would then grind for hours or exhaust memory before
+``simulation.max_events`` stopped it. :func:`estimate` predicts the size of one
+replication from the schema parameters alone, in a few microseconds; :func:`check_size`
+refuses the scenario, with a located :class:`~trunksim.scenario.problems.Problem` that
+says why and how to proceed, when the estimate passes the bound.
+
+The estimate follows the work the scenario describes (per replication; time in hours)::
+
+    developer_hours = developers × working hours per week × weeks
+    cost per change = coding (mean feature effort ÷ changes per feature)
+                      + review (mean duration × (lines / reference_lines) ** size_exponent)
+                      + fixing its expected defects + triaging red CI runs
+                      + P(it breaks the build) × (revert + fix)
+    changes         = developer_hours ÷ cost per change        (a fixed point: P(break)
+                                                                grows with the merge rate)
+    events          = 1.2·coding blocks + 2·changes + 1.5·CI runs + 5·deployments + 2·developers
+
+Feature effort is floored at one minute, as the engine floors it, and a busy trunk
+breaks (``1 - (1 - q)^n`` for ``n`` merges during a change's CI run) and slows the team
+down, so a year of sub-second coding with the shipped review and CI is ~4·10⁵ events,
+not absurd; with an instant pipeline and forty developers it is. The estimate is the
+work *asked for*: a CI pool far too small for the team is not credited with starving it
+(the message says so). The coefficients were fitted to measured SimPy event counts of
+the shipped scenarios and of 68 variants stretching every parameter above; every
+estimate lies within 0.6–2.4× of the measured count (``docs/reliability.md``), far
+inside the three orders of magnitude between a shipped scenario (~10⁴ events) and the
+default bound (2·10⁷).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from trunksim.scenario.problems import Problem, ScenarioError
+from trunksim.scenario.schema import Scenario
+
+ENGINE_MIN_FEATURE_EFFORT_HOURS = 1.0 / 60.0
+"""The engine codes every feature for at least this long, hours (``DeliveryModel.start_feature``)."""
+
+MAX_CHANGES_PER_FEATURE = 10_000
+"""Most changes one feature may be cut into, changes: the engine plans a feature's changes
+up front, so a feature cut into millions of one-line changes exhausts memory at once."""
+
+EVENTS_PER_CODING_BLOCK = 1.2
+EVENTS_PER_CHANGE = 2.0
+EVENTS_PER_CI_RUN = 1.5
+EVENTS_PER_DEPLOYMENT = 5.0
+EVENTS_PER_DEVELOPER = 2.0
+"""Fitted SimPy events per unit of work (see the module docstring), events."""
+
+_LONGEST_MEAN_HOURS = 1e12
+"""Means beyond this are taken as this, hours: keeps the arithmetic finite (0 × inf would be NaN)."""
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """The expected size of one replication of a scenario.
+
+    Attributes
+    ----------
+    developer_hours : float
+        Working hours of the whole team over the run, hours.
+    features : float
+        Features worked on, features.
+    changes_per_feature : float
+        Changes one average feature is cut into, changes.
+    changes : float
+        Changes born, changes.
+    ci_runs : float
+        CI pipeline runs (pre- and post-merge), runs.
+    deployments : float
+        Production deployments, deployments.
+    events : float
+        SimPy events scheduled, events (what ``simulation.max_events`` bounds).
+    replications : int
+        Replications a run of the scenario makes by default, runs.
+    """
+
+    developer_hours: float
+    features: float
+    changes_per_feature: float
+    changes: float
+    ci_runs: float
+    deployments: float
+    events: float
+    replications: int
+
+    @property
+    def total_events(self) -> float:
+        """Events over every replication of a default run, events."""
+        return self.events * self.replications
+
+
+def _mean(distribution: Any) -> float:
+    try:
+        value = float(distribution.mean_hours())
+    except OverflowError:  # a log-normal whose p90 is astronomically above its median
+        value = math.inf
+    return min(value, _LONGEST_MEAN_HOURS) if not math.isnan(value) else _LONGEST_MEAN_HOURS
+
+
+def _changes_per_feature(strategy: Any, lines: float) -> float:
+    """Changes an average feature of ``lines`` lines is cut into.
+
+    Read from the parameters the registered strategies cut features by (a batch size
+    in lines, a number of pull requests), so a new strategy with either is covered.
+    """
+    pieces = float(getattr(strategy, "pull_requests_per_feature", 1))
+    max_lines = getattr(strategy, "max_change_lines", None)
+    if max_lines:
+        pieces = max(pieces, lines / float(max_lines) + 0.5)  # E[ceil(L / m)] for L well above m
+    return max(1.0, pieces)
+
+
+def estimate(scenario: Scenario) -> SizeEstimate:
+    """Estimate the size of one replication of ``scenario`` without running it.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario.
+
+    Returns
+    -------
+    SizeEstimate
+        Expected developer-hours, features, changes, CI runs, deployments and SimPy
+        events of one replication (see the module docstring for the formulas).
+    """
+    team, work, review, ci = scenario.team, scenario.work, scenario.review, scenario.ci
+    deployment, duration = scenario.deployment, scenario.simulation.duration
+    calendar = team.calendar
+    hours_per_week = calendar.hours_per_day * calendar.days_per_week if calendar.enabled else 168.0
+    developer_hours = team.developers * hours_per_week * duration / 168.0
+
+    effort = max(_mean(work.feature_effort), ENGINE_MIN_FEATURE_EFFORT_HOURS)
+    per_feature = _changes_per_feature(scenario.strategy, effort * work.lines_per_coding_hour)
+    effort_per_change = effort / per_feature
+    lines = max(1.0, effort_per_change * work.lines_per_coding_hour)
+
+    review_hours = _mean(review.duration) * (lines / review.reference_lines) ** review.size_exponent if review.enabled else 0.0
+    defects = work.defects_per_100_lines * lines / 100.0
+    red_run = ci.flaky_failure_probability ** (ci.automatic_retries + 1) + defects * ci.defect_detection_probability
+    cost_per_change = effort_per_change + review_hours + defects * _mean(work.fix_time) + red_run * _mean(ci.triage_time)
+    cost_per_change = max(cost_per_change, 1e-12)  # a feature cut into ever more pieces costs at least something
+
+    runs_per_change = (1.0 + ci.flaky_failure_probability + defects) * (2.0 if ci.post_merge else 1.0)
+
+    # Semantic breakage slows a busy team down: a change merged after n others landed
+    # since its CI base breaks the build with 1 - (1 - q)^n, and each break costs a
+    # revert (post-merge CI) and a fix. n grows with the merge rate, so the number of
+    # changes is the fixed point of changes = developer_hours / cost(changes).
+    working_hours = max(duration * hours_per_week / 168.0, 1e-12)
+    ci_window = _mean(ci.duration) * (1.0 + ci.flaky_failure_probability)
+    break_cost = _mean(work.fix_time) + (ci.revert_time if ci.post_merge else 0.0)
+    q = scenario.merging.semantic_breakage_probability
+
+    def cost(changes: float) -> float:
+        concurrent = min(changes / working_hours * ci_window, 1e9)
+        return cost_per_change + (1.0 - (1.0 - q) ** concurrent) * break_cost
+
+    low, high = 0.0, min(developer_hours / cost_per_change, 1e300)
+    for _ in range(60):  # bisection: developer_hours / cost(c) - c falls as c grows
+        middle = (low + high) / 2
+        low, high = (middle, high) if developer_hours / cost(middle) > middle else (low, middle)
+    changes = low
+
+    deploy_cycle = _mean(deployment.pipeline_duration) + (deployment.canary.bake_time if deployment.canary.enabled else 0.0)
+    if deployment.mode == "cadence":
+        deploy_cycle = max(deploy_cycle, deployment.cadence)
+    if deployment.approval.enabled:
+        deploy_cycle = max(deploy_cycle, deployment.approval.cadence)
+    deploy_cycle = max(deploy_cycle, float(getattr(scenario.strategy, "release_cadence", 0.0)))  # a release train
+    deployments = min(changes, duration / max(deploy_cycle, 1e-9))
+
+    blocks = changes * max(1.0, effort_per_change / team.focus_block + 0.5)
+    ci_runs = changes * runs_per_change
+    events = (
+        EVENTS_PER_CODING_BLOCK * blocks
+        + EVENTS_PER_CHANGE * changes
+        + EVENTS_PER_CI_RUN * ci_runs
+        + EVENTS_PER_DEPLOYMENT * deployments
+        + EVENTS_PER_DEVELOPER * team.developers
+    )
+    if math.isnan(events):  # only for absurd inputs (a duration of 1e308 hours): call it unbounded
+        events = math.inf
+    return SizeEstimate(
+        developer_hours=developer_hours, features=changes / per_feature, changes_per_feature=per_feature,
+        changes=changes, ci_runs=ci_runs, deployments=deployments, events=events,
+        replications=scenario.simulation.replications,
+    )
+
+
+_CAUSES = {
+    "team.developers": lambda sc, size: sc.team.developers / 8.0,
+    "simulation.duration": lambda sc, size: sc.simulation.duration / (12 * 168.0),
+    "work.feature_effort": lambda sc, size: 27.0 / max(_mean(sc.work.feature_effort), ENGINE_MIN_FEATURE_EFFORT_HOURS),
+    "strategy.max_change_lines": lambda sc, size: size.changes_per_feature / 6.0,
+    "strategy.pull_requests_per_feature": lambda sc, size: size.changes_per_feature,
+}
+"""How far a field is above the shipped base team (``scenarios/_base.yaml``: 8 developers,
+12 weeks, 27 h mean feature effort, ~6 changes per trunk feature): the largest names the cause."""
+
+_ADVICE = {
+    "team.developers": "fewer team.developers",
+    "simulation.duration": "a shorter simulation.duration",
+    "work.feature_effort": "a longer work.feature_effort",
+    "strategy.max_change_lines": "a larger strategy.max_change_lines",
+    "strategy.pull_requests_per_feature": "fewer strategy.pull_requests_per_feature",
+}
+
+
+def _cause(scenario: Scenario, size: SizeEstimate) -> str:
+    """The field that makes the scenario big: the one furthest above the shipped team's value."""
+    ratios = {
+        field: ratio(scenario, size)
+        for field, ratio in _CAUSES.items()
+        if not field.startswith("strategy.") or hasattr(scenario.strategy, field.split(".", 1)[1])
+    }
+    return max(ratios, key=lambda field: ratios[field])
+
+
+def _located(file: str, overrides: Mapping[str, Any], field: str) -> tuple[str, int | None]:
+    """Where ``field`` was written: the file (or one it extends) and line, or ``<override>``."""
+    from trunksim.scenario.loading import _apply
+    from trunksim.scenario.problems import _Fatal
+    from trunksim.scenario.yamltree import _load_file
+
+    try:
+        root = _load_file(file, (), [])
+        _apply(root, overrides)
+    except _Fatal:
+        return file, None
+    return root.locate(tuple(field.split(".")))
+
+
+def _refuse(scenario: Scenario, file: str | os.PathLike | None, overrides: Mapping[str, Any], field: str, message: str) -> ScenarioError:
+    where = (f"<scenario {scenario.name!r}>", None) if file is None else _located(os.fspath(file), overrides, field)
+    return ScenarioError([Problem(*where, field, message)])
+
+
+def check_size(
+    scenario: Scenario,
+    *,
+    limit: float | None = None,
+    file: str | os.PathLike | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> SizeEstimate:
+    """Refuse a scenario whose replications would be absurdly big; return its estimate otherwise.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A validated scenario.
+    limit : float, optional
+        Most SimPy events one replication may be expected to need; defaults to the
+        scenario's own ``simulation.max_events`` (a run past it would be stopped anyway).
+    file : path, optional
+        The scenario file, to name in the problem and to find the line of the field at
+        fault; without it the problem names ``<scenario 'NAME'>``.
+    overrides : mapping, optional
+        The overrides the scenario was loaded with (as given to ``load_scenario``), so a
+        field set by ``--set`` is reported at ``<override>``, not at the file's line.
+
+    Returns
+    -------
+    SizeEstimate
+        The estimate, when the scenario is within bounds.
+
+    Raises
+    ------
+    ScenarioError
+        With one problem naming the field that makes the scenario big, the estimate and
+        what to do: shrink that field, or raise ``simulation.max_events`` if it is meant.
+    """
+    size = estimate(scenario)
+    if size.changes_per_feature > MAX_CHANGES_PER_FEATURE and hasattr(scenario.strategy, "max_change_lines"):
+        message = (
+            f"an average feature would be cut into {size.changes_per_feature:,.0f} changes, planned at once "
+            f"(allowed: a larger strategy.max_change_lines, so a feature is at most {MAX_CHANGES_PER_FEATURE:,} changes)"
+        )
+        raise _refuse(scenario, file, overrides or {}, "strategy.max_change_lines", message)
+    bound = f"simulation.max_events = {scenario.simulation.max_events:,}" if limit is None else f"the limit of {limit:,.0f}"
+    if size.events > (scenario.simulation.max_events if limit is None else limit):
+        field = _cause(scenario, size)
+        ci = scenario.ci
+        capacity = ci.runners * scenario.simulation.duration / max(_mean(ci.duration), 1e-9)
+        starved = f"; its {ci.runners:,} CI runners could run only ~{capacity:,.0f}" if capacity < size.ci_runs / 2 else ""
+        message = (
+            f"one replication would need about {size.events:,.0f} simulation events, more than {bound}: "
+            f"{scenario.team.developers:,} developers, {size.developer_hours:,.0f} developer-hours, "
+            f"~{size.changes:,.0f} changes, ~{size.ci_runs:,.0f} CI runs{starved} "
+            f"(allowed: {_ADVICE[field]}, or raise simulation.max_events if this size is meant)"
+        )
+        raise _refuse(scenario, file, overrides or {}, field, message)
+    return size
