@@ -64,6 +64,8 @@ def _load_points(scenarios: List[Path], assignments: List[str], grid: List[str])
                 points += expand_sweep(scenario, block.grid, [v.model_dump() for v in block.variants])
             else:
                 points.append(Point(scenario))
+        for point in points:
+            check_size(point.scenario, overrides={**overrides, **point.parameters})
     except ScenarioError as error:
         _fail(str(error))
     except ValueError as error:
@@ -108,6 +110,7 @@ def run_command(
     """Run scenarios (or sweeps) and write replications.csv, summary.csv, plots/ and report.html to OUT."""
     from trunksim.batch import BatchInterrupted, run_batch
     from trunksim.engine.model import SimulationLimitError
+    from trunksim.scenario.loading import ScenarioError
     from trunksim.experiment import comparison_table
     from trunksim.metrics import DORA_COLUMNS
 
@@ -126,6 +129,8 @@ def run_command(
             )
     except BatchInterrupted as stop:
         _fail(str(stop), 130)
+    except ScenarioError as error:  # a sweep point too big to run
+        _fail(str(error))
     except SimulationLimitError as error:
         _fail(f"error: {error}")
     from trunksim.experiment import summarize

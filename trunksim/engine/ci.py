@@ -5,7 +5,8 @@ when the code under test carries a defect the suite covers (a defect's ``ci_u`` 
 ``ci.defect_detection_probability``) or when the build is semantically broken; otherwise
 it fails spuriously with ``ci.flaky_failure_probability``. A failed run is re-run
 automatically up to ``ci.automatic_retries`` times (a real failure fails again); after
-that a person looks at it. Hotfix runs jump the queue (priority 0).
+that a person looks at it. Hotfix runs jump the queue, then builds of long-lived
+branches, then everything else (first come, first served within a priority).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from trunksim.engine.model import DeliveryModel
 
 PRIORITY_HOTFIX = 0
-PRIORITY_NORMAL = 1
+PRIORITY_BRANCH_BUILD = 1  # post-merge builds of long-lived branches go before pull requests, as most CI setups do
+PRIORITY_NORMAL = 2
 
 
 class RunnerPool:

@@ -197,7 +197,7 @@ class Delivery:
         """A feature is complete when all its changes run in production; its flag then goes on."""
         if len(feature.changes) < feature.planned_changes:
             return
-        if all(c.deployed >= 0 for c in feature.changes):
+        if all(c.in_production for c in feature.changes):
             feature.completed = self.env.now
             if feature.flagged:
                 self.release_flag(feature)
@@ -219,6 +219,10 @@ class Delivery:
         started = self.env.now
         yield self.env.timeout(self.settings.canary.bake_time)
         if feature.flag_on:
+            return
+        if not all(c.in_production for c in feature.changes):
+            # A rollback took part of the feature out meanwhile; it is released again when all of it is back.
+            feature.completed = -1.0
             return
         caught = self.canary_catches(feature.changes, ignore_flags=True)
         if not caught:

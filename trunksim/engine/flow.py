@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generator
 
-from trunksim.engine.ci import PRIORITY_HOTFIX
+from trunksim.engine.ci import PRIORITY_BRANCH_BUILD, PRIORITY_HOTFIX
 from trunksim.engine.entities import Branch, Change, Defect
 from trunksim.engine.merging import lines_landed_since, merges_since
 from trunksim.randomness import UNIFORM
@@ -194,7 +194,7 @@ class Flow:
                 yield model.commit_event(branch)
             version = branch.version
             code = [c for c in branch.broken_by if c.merge_version <= version]
-            outcome = yield from model.ci.run_with_retries("post_merge", branch.name, None, lambda: code)
+            outcome = yield from model.ci.run_with_retries("post_merge", branch.name, None, lambda: code, PRIORITY_BRANCH_BUILD)
             branch.built_version = version
             if outcome == "pass":
                 if branch.red_since >= 0:

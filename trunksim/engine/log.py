@@ -7,6 +7,7 @@ All times are simulation hours since Monday 00:00 of week 0.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from trunksim.engine.entities import STAGES, Change, Feature
@@ -60,26 +61,30 @@ class EventLog:
         self.changes: list[Change] = []
         self.features: list[Feature] = []
 
-    def change_rows(self) -> list[tuple]:
-        """The change table rows, taken from the change records at the end of the run."""
-        rows = []
-        for c in self.changes:
-            if c.abandoned:
-                state = "abandoned"
-            elif c.deployed >= 0:
-                state = "deployed"
-            else:
-                state = "in_flight"
-            stages = tuple(c.stage_hours)
-            rows.append(
-                (
-                    c.change_id, c.feature.feature_id if c.feature else -1, c.author, c.kind, c.target, c.lines,
-                    len(c.defects), c.created, c.first_commit, c.submitted, c.merged, c.deployed, c.deployment_id,
-                    state, c.review_rounds, c.ci_runs, c.conflicts, c.flagged,
-                )
-                + stages
-            )
-        return rows
+    def change_columns(self) -> dict[str, list]:
+        """The change table, column by column, taken from the change records at the end of the run.
+
+        Built by columns rather than rows so a big run does not hold a tuple per change.
+        """
+        columns: dict[str, list] = {name: [] for name in CHANGE_COLUMNS}
+        stage_columns = [columns[f"stage_{s}_hours"] for s in STAGES]
+        fields = (
+            ("change_id", lambda c: c.change_id), ("feature_id", lambda c: c.feature.feature_id if c.feature else -1),
+            ("author", lambda c: c.author), ("kind", lambda c: c.kind), ("target", lambda c: c.target),
+            ("lines", lambda c: c.lines), ("defects", lambda c: len(c.defects)), ("created_hours", lambda c: c.created),
+            ("first_commit_hours", lambda c: c.first_commit), ("submitted_hours", lambda c: c.submitted),
+            ("merged_hours", lambda c: c.merged), ("deployed_hours", lambda c: c.deployed),
+            ("deployment_id", lambda c: c.deployment_id),
+            ("state", lambda c: "abandoned" if c.abandoned else ("deployed" if c.deployed >= 0 else "in_flight")),
+            ("review_rounds", lambda c: c.review_rounds), ("ci_runs", lambda c: c.ci_runs),
+            ("conflicts", lambda c: c.conflicts), ("flagged", lambda c: c.flagged),
+        )
+        for name, get in fields:
+            column = columns[name]
+            column.extend(get(c) for c in self.changes)
+        for i, column in enumerate(stage_columns):
+            column.extend(c.stage_hours[i] for c in self.changes)
+        return columns
 
     def feature_rows(self) -> list[tuple]:
         """The feature table rows."""
@@ -89,22 +94,34 @@ class EventLog:
         ]
 
     def frames(self) -> dict[str, pd.DataFrame]:
-        """Every table as a DataFrame; missing times (-1) become NaN."""
+        """Every table as a DataFrame; missing times (-1) become NaN.
+
+        The appended rows are released table by table as their frame is built, so a
+        big run does not hold its log twice; call it once, at the end of the run.
+        """
         tables = {
-            "changes": (self.change_rows(), CHANGE_COLUMNS),
-            "features": (self.feature_rows(), FEATURE_COLUMNS),
-            "ci_runs": (self.ci_runs, CI_RUN_COLUMNS),
-            "deployments": (self.deployments, DEPLOYMENT_COLUMNS),
-            "incidents": (self.incidents, INCIDENT_COLUMNS),
-            "activity": (self.activity, ACTIVITY_COLUMNS),
-            "merges": (self.merges, MERGE_COLUMNS),
-            "branch_status": (self.branch_status, BRANCH_COLUMNS),
+            "changes": (lambda: self.change_columns(), CHANGE_COLUMNS),
+            "features": (lambda: self.feature_rows(), FEATURE_COLUMNS),
+            "ci_runs": (lambda: self.ci_runs, CI_RUN_COLUMNS),
+            "deployments": (lambda: self.deployments, DEPLOYMENT_COLUMNS),
+            "incidents": (lambda: self.incidents, INCIDENT_COLUMNS),
+            "activity": (lambda: self.activity, ACTIVITY_COLUMNS),
+            "merges": (lambda: self.merges, MERGE_COLUMNS),
+            "branch_status": (lambda: self.branch_status, BRANCH_COLUMNS),
         }
         frames = {}
-        for name, (rows, columns) in tables.items():
-            frame = pd.DataFrame.from_records(rows, columns=list(columns))
+        for name, (rows_of, columns) in tables.items():
+            rows = rows_of()
+            if isinstance(rows, dict):
+                frame = pd.DataFrame(rows, columns=list(columns))
+            else:
+                frame = pd.DataFrame.from_records(rows, columns=list(columns))
+            del rows
+            if isinstance(getattr(self, name, None), list) and name not in ("changes", "features"):
+                getattr(self, name).clear()
             for column in columns:
                 if column.endswith("_hours") and column in frame:
-                    frame[column] = frame[column].astype(float).where(frame[column].astype(float) >= 0)
+                    values = frame[column].to_numpy(dtype=float)
+                    frame[column] = np.where(values >= 0, values, np.nan)
             frames[name] = frame
         return frames

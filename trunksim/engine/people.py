@@ -51,6 +51,7 @@ class Developer:
         self.wake: Optional[simpy.Event] = None
         self.responding = False
         self.incident_queue: deque = deque()
+        self._last_row = -1  # index of this developer's latest activity row
         self.process = self.env.process(self.run())
 
     # -- being told about work -------------------------------------------------
@@ -144,7 +145,7 @@ class Developer:
     def _log_wait(self, start: float) -> None:
         hours = self.model.calendar.working_hours_between(start, self.env.now)
         if hours > 0:
-            self.model.log.activity.append((self.index, "waiting", start, self.env.now, hours, -1))
+            self.record("waiting", start, self.env.now, hours, -1)
 
     def work(self, hours: float, activity: str, detail: int = -1) -> Generator:
         """Spend ``hours`` working hours on ``activity``, on the working calendar.
@@ -158,20 +159,32 @@ class Developer:
             end = calendar.finish_time(start, remaining)
             try:
                 yield self.env.timeout(end - start)
-                self.model.log.activity.append((self.index, activity, start, end, remaining, detail))
+                self.record(activity, start, end, remaining, detail)
                 return
             except simpy.Interrupt:
                 done = min(calendar.working_hours_between(start, self.env.now), remaining)
                 if done > 0:
-                    self.model.log.activity.append((self.index, activity, start, self.env.now, done, detail))
+                    self.record(activity, start, self.env.now, done, detail)
                 remaining -= done
                 yield from self.answer_pages()
+
+    def record(self, activity: str, start: float, end: float, hours: float, detail: int) -> None:
+        """Log a stretch of this developer's time; a stretch that continues their previous one extends it."""
+        rows = self.model.log.activity
+        last = self._last_row
+        if last >= 0:
+            row = rows[last]
+            if row[1] == activity and row[5] == detail and row[3] == start:
+                rows[last] = (self.index, activity, row[2], end, row[4] + hours, detail)
+                return
+        self._last_row = len(rows)
+        rows.append((self.index, activity, start, end, hours, detail))
 
     def work_around_the_clock(self, hours: float, activity: str, detail: int = -1) -> Generator:
         """Spend ``hours`` of wall-clock time (incident response ignores the calendar)."""
         start = self.env.now
         yield self.env.timeout(hours)
-        self.model.log.activity.append((self.index, activity, start, self.env.now, hours, detail))
+        self.record(activity, start, self.env.now, hours, detail)
 
     def answer_pages(self) -> Generator:
         """Handle every queued incident page, one after another."""
