@@ -55,6 +55,15 @@ def _load_points(scenarios: List[Path], assignments: List[str], grid: List[str])
         for text in grid:
             path, values = parse_assignment(text)
             cli_grid[path] = list(values) if isinstance(values, list) else [values]
+        if cli_grid:
+            from pydantic import ValidationError
+
+            from trunksim.scenario.schema import Sweep
+
+            try:
+                Sweep.model_validate({"grid": cli_grid})  # the same bounds as a sweep: block
+            except ValidationError as error:
+                _fail(f"<override>:?: --grid: {error.errors()[0]['msg']}")
         points = []
         for scenario in loaded:
             block = scenario.sweep

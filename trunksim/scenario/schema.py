@@ -12,6 +12,7 @@ cited where a published figure exists (see ``../shared/REFERENCES.md`` and the R
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,6 +23,9 @@ from trunksim.strategies.registry import StrategyParameters
 
 SCHEMA_VERSION = 1
 """The scenario schema version this package reads."""
+
+MAX_SWEEP_POINTS = 10_000
+"""Most scenarios one sweep may expand to (grid combinations plus variants), scenarios."""
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 """A probability in [0, 1]."""
@@ -269,6 +273,16 @@ class Sweep(Section):
         default_factory=dict, description="dotted field path -> list of values; every combination is run"
     )
     variants: tuple[Variant, ...] = Field((), description="named sets of overrides, each run as it is")
+
+    @model_validator(mode="after")
+    def _not_too_many_points(self) -> "Sweep":
+        points = math.prod(len(values) for values in self.grid.values()) if self.grid else 0
+        if points + len(self.variants) > MAX_SWEEP_POINTS:
+            raise ValueError(
+                f"the sweep has {points + len(self.variants):,} points (allowed: at most {MAX_SWEEP_POINTS:,}; "
+                "split it into several sweeps)"
+            )
+        return self
 
 
 class Scenario(Section):

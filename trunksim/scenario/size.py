@@ -26,7 +26,7 @@ not absurd; with an instant pipeline and forty developers it is. The estimate is
 work *asked for*: a CI pool far too small for the team is not credited with starving it
 (the message says so). The coefficients were fitted to measured SimPy event counts of
 the shipped scenarios and of 68 variants stretching every parameter above; every
-estimate lies within 0.6–2.4× of the measured count (``docs/reliability.md``), far
+estimate lies within 0.63–2.01× of the measured count (``docs/reliability.md``), far
 inside the three orders of magnitude between a shipped scenario (~10⁴ events) and the
 default bound (2·10⁷).
 """
@@ -99,6 +99,7 @@ class SizeEstimate:
 
 
 def _mean(distribution: Any) -> float:
+    """A distribution's mean in hours, kept finite (at most ``_LONGEST_MEAN_HOURS``)."""
     try:
         value = float(distribution.mean_hours())
     except OverflowError:  # a log-normal whose p90 is astronomically above its median

@@ -13,8 +13,10 @@ hostile file fails fast instead of hanging or exhausting memory.
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -78,6 +80,34 @@ class _Node:
 
 _Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C parser when installed
 
+_EXOTIC_BREAKS = ("\x85", "\u2028", "\u2029")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+class _Lines:
+    """Line numbers as editors count them (``\\n``, ``\\r\\n``, ``\\r``), for a parser mark.
+
+    YAML 1.1 also breaks lines at U+0085, U+2028 and U+2029, which editors show inside a
+    line; a file holding one would otherwise be reported a line or more too far down.
+    Marks past the end (the end of a file without a final newline) name the last line.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.count = len(_NEWLINE.findall(text)) + 1
+        self.exotic = any(char in text for char in _EXOTIC_BREAKS)
+        self._starts: list[int] | None = None
+
+    def at(self, index: int) -> int:
+        """The 1-based line holding character ``index``."""
+        if self._starts is None:
+            self._starts = [0] + [match.end() for match in _NEWLINE.finditer(self.text)]
+        return min(bisect.bisect_right(self._starts, index), self.count)
+
+    def of(self, mark: Any) -> int:
+        """The 1-based line of a parser mark."""
+        return self.at(mark.index) if self.exotic else min(mark.line + 1, self.count)
+
 
 class _Composer:
     """Builds a located _Node tree straight from YAML parse events.
@@ -87,8 +117,8 @@ class _Composer:
     before descending and every value an alias expands to is counted.
     """
 
-    def __init__(self, loader: Any, file: str) -> None:
-        self.loader, self.file = loader, file
+    def __init__(self, loader: Any, file: str, lines: "_Lines") -> None:
+        self.loader, self.file, self.lines = loader, file, lines
         self.anchors: dict[str, _Node | None] = {}  # None: the anchored node is still open
         self.sizes: dict[str, int] = {}  # values in each anchored node, aliases expanded
         self.nodes = 0  # values composed so far
@@ -96,7 +126,7 @@ class _Composer:
         self.problems: list[Problem] = []
 
     def fatal(self, event: yaml.Event, message: str, path: tuple = ()) -> _Fatal:
-        return _Fatal(Problem(self.file, event.start_mark.line + 1, _dotted(path), message))
+        return _Fatal(Problem(self.file, self.lines.of(event.start_mark), _dotted(path), message))
 
     def document(self) -> _Node | None:
         self.loader.get_event()  # stream start
@@ -128,7 +158,7 @@ class _Composer:
         if event.anchor is not None:
             self.anchors[event.anchor] = None
         first = self.nodes
-        line = event.start_mark.line + 1
+        line = self.lines.of(event.start_mark)
         if isinstance(event, yaml.ScalarEvent):
             node = _Node(self.scalar(event, path), self.file, line)
         elif isinstance(event, yaml.SequenceStartEvent):
@@ -189,7 +219,7 @@ class _Composer:
                     for name, child in source.value.items():
                         merged.setdefault(name, child)
                 continue
-            value.key_line = key_event.start_mark.line + 1
+            value.key_line = self.lines.of(key_event.start_mark)
             if key in entries:
                 first = entries[key].key_line
                 message = f"duplicate key {key!r}, first written on line {first} (allowed: each key once per mapping)"
@@ -213,16 +243,16 @@ class _Composer:
 
 def _parse(text: str, file: str) -> tuple[_Node | None, list[Problem]]:
     """Parse one YAML document into a located tree (None if the document is empty)."""
+    lines = _Lines(text)
     try:
         loader = _Parser(text)
-        composer = _Composer(loader, file)
+        composer = _Composer(loader, file, lines)
         return composer.document(), composer.problems
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(part for part in (exc.context, exc.problem) if part)
         column = f" at column {mark.column + 1}" if mark else ""
-        # At the end of a file without a final newline the parser's mark is one line past it.
-        line = min(mark.line + 1, text.count("\n") + 1) if mark else None
+        line = lines.of(mark) if mark else None
         raise _Fatal(Problem(file, line, ROOT, f"invalid YAML{column}: {what} (allowed: YAML 1.1)")) from None
     except yaml.reader.ReaderError as exc:
         raise _Fatal(_reader_problem(exc, text, file)) from None
@@ -231,8 +261,9 @@ def _parse(text: str, file: str) -> tuple[_Node | None, list[Problem]]:
 
 
 def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Problem:
-    line = text.count("\n", 0, exc.position) + 1
-    return Problem(file, line, ROOT, f"character {exc.character!r} is not allowed in YAML (allowed: printable text)")
+    line = _Lines(text).at(exc.position)
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)  # libyaml gives the code
+    return Problem(file, line, ROOT, f"character U+{code:04X} is not allowed in YAML (allowed: printable text)")
 
 
 def _read(file: str) -> tuple[_Node | None, list[Problem]]:
