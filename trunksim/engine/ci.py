@@ -59,11 +59,6 @@ class RunnerPool:
         else:
             self.busy -= 1
 
-    @property
-    def queue_length(self) -> int:
-        """Runs waiting for a runner."""
-        return len(self.waiting)
-
 
 class CIService:
     """The runner pool and the act of running a pipeline."""

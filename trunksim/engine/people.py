@@ -132,15 +132,14 @@ class Developer:
         start = self.env.now
         try:
             yield self.wake
+            paged = False
         except simpy.Interrupt:
-            self.wake = None
-            del idle[self.index]
-            self._log_wait(start)
+            paged = True
+        self.wake = None
+        del idle[self.index]
+        self._log_wait(start)
+        if paged:
             yield from self.answer_pages()
-        else:
-            self.wake = None
-            del idle[self.index]
-            self._log_wait(start)
 
     def _log_wait(self, start: float) -> None:
         hours = self.model.calendar.working_hours_between(start, self.env.now)
