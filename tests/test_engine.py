@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trunksim.engine.entities import STAGES
+from trunksim.tables import STAGES
 from trunksim.experiment import simulate
 from trunksim.metrics import METRIC_COLUMNS, RATE_COLUMNS
 

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 import trunksim  # noqa: E402
 from conftest import SCENARIOS, small  # noqa: E402
 from trunksim import plotting  # noqa: E402
-from trunksim.engine.entities import STAGES  # noqa: E402
+from trunksim.tables import STAGES  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trunksim.engine.entities import STAGES
+from trunksim.tables import STAGES
 from trunksim.experiment import simulate
 from trunksim.metrics import RATE_COLUMNS
 from trunksim.scenario.schema import Scenario

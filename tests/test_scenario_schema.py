@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from trunksim.scenario import Scenario, ScenarioError, json_schema, load_scenario
-from trunksim.scenario.durations import parse_duration
+from trunksim.units import parse_duration
 from trunksim.strategies.registry import REGISTRY, _module
 
 jsonschema = pytest.importorskip("jsonschema")

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trunksim.engine.entities import STAGES, Change, Feature
+from trunksim.engine.entities import Change, Feature
+from trunksim.tables import STAGES
 
 CI_RUN_COLUMNS = ("run_id", "change_id", "branch", "purpose", "attempt", "queued_hours", "started_hours", "finished_hours", "outcome")
 """One row per CI run. ``purpose``: pre_merge, post_merge, hotfix. ``outcome``: pass, fail (real), flaky (spurious)."""

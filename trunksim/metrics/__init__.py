@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from trunksim.engine.entities import STAGES
+from trunksim.tables import STAGES
 from trunksim.metrics import dora, flow, levels, profiles
 from trunksim.metrics.window import Window
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from trunksim.engine.entities import STAGES
+from trunksim.tables import STAGES
 from trunksim.metrics.window import Window
 
 

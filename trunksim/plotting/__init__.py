@@ -21,7 +21,7 @@ and only inside the functions that draw, so importing it is cheap.
 
 from __future__ import annotations
 
-from trunksim.engine.entities import STAGES
+from trunksim.tables import STAGES
 from trunksim.plotting.files import save_standard_plots
 from trunksim.plotting.results import dora_panel, level_shares, metric_distribution, stage_breakdown
 from trunksim.plotting.runs import ci_occupancy, ci_queue_and_red, stage_segments, timeline

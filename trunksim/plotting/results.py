@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from trunksim.engine.entities import STAGES
+from trunksim.tables import STAGES
 from trunksim.plotting.style import (
     DORA_PLOT_METRICS,
     LEVEL_COLOURS,

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from trunksim.engine.entities import STAGES
+from trunksim.tables import STAGES
 from trunksim.plotting.style import STAGE_COLOURS, _INK, _axes, _legible, _stage_handles, _stage_style
 
 

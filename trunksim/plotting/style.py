@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from trunksim.engine.entities import STAGES
+from trunksim.tables import STAGES
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 """Colour-blind-safe palette (Okabe & Ito 2008)."""

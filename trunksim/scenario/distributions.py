@@ -30,7 +30,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchem
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from trunksim.scenario.durations import PATTERN, Hours, PositiveHours, parse_duration
+from trunksim.units import PATTERN, Hours, PositiveHours, parse_duration
 
 Z90 = 1.2815515655446004
 """The standard normal quantile at 0.9."""

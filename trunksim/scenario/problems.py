@@ -22,8 +22,8 @@ import annotated_types
 from pydantic import BaseModel, BeforeValidator
 from pydantic.fields import FieldInfo
 
-from trunksim.scenario.durations import ALLOWED as DURATION_ALLOWED
-from trunksim.scenario.durations import parse_duration
+from trunksim.units import ALLOWED as DURATION_ALLOWED
+from trunksim.units import parse_duration
 from trunksim.scenario.schema import Scenario
 
 ROOT = "<root>"

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 from pydantic import BaseModel
 
-from trunksim.scenario.durations import format_duration, parse_duration
+from trunksim.units import format_duration, parse_duration
 from trunksim.scenario.schema import Scenario
 from trunksim.strategies.registry import REGISTRY, _module
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trunksim.scenario.distributions import DurationDistribution, Exponential, LogNormal
-from trunksim.scenario.durations import Hours, PositiveHours
+from trunksim.units import Hours, PositiveHours
 from trunksim.strategies.registry import StrategyParameters
 
 SCHEMA_VERSION = 1

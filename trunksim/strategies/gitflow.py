@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from trunksim.engine.merging import lines_landed_since
-from trunksim.scenario.durations import Hours, PositiveHours
+from trunksim.units import Hours, PositiveHours
 from trunksim.strategies.base import Strategy, StrategyParams
 
 DEVELOP = "develop"

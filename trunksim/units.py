@@ -102,3 +102,18 @@ PositiveHours = Annotated[
     float, BeforeValidator(parse_duration), Field(gt=0), _json_schema("exclusiveMinimum", POSITIVE_PATTERN)
 ]
 """A strictly positive duration in hours."""
+
+
+# Working hours and clock hours are different quantities. Clock hours are simulation
+# time (machines, pipelines, incidents and cadences run around the clock); working hours
+# are human effort, which becomes clock time only through the working calendar
+# (``team.calendar``). The two aliases below name the unit of each schema field; the
+# engine converts working hours with ``WorkingCalendar.finish_time``.
+ClockHours = Hours
+"""A non-negative duration of clock (simulation) time, hours."""
+PositiveClockHours = PositiveHours
+"""A strictly positive duration of clock (simulation) time, hours."""
+WorkingHours = Hours
+"""A non-negative amount of human effort, working hours (clock time only through the calendar)."""
+PositiveWorkingHours = PositiveHours
+"""A strictly positive amount of human effort, working hours."""
