@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trunksim.metrics import compute_metrics
 from trunksim.tables import STAGES
 from trunksim.experiment import simulate
 from trunksim.metrics import RATE_COLUMNS
@@ -140,7 +141,7 @@ def check_invariants(scenario: Scenario, seed: int) -> None:
     assert changes.loc[deployed, "deployment_id"].isin(deployments["deployment_id"]).all()
 
     # Every rate lies in [0, 1].
-    metrics = run.metrics()
+    metrics = compute_metrics(run)
     for name in RATE_COLUMNS:
         assert math.isnan(metrics[name]) or 0.0 <= metrics[name] <= 1.0, (name, metrics[name])
 

@@ -24,8 +24,9 @@ _LAZY = {
     "summarize": ("trunksim.experiment", "summarize"),
     "sweep": ("trunksim.experiment", "sweep"),
     "run_batch": ("trunksim.batch", "run_batch"),
-    "Run": ("trunksim.engine.model", "Run"),
+    "Run": ("trunksim.tables", "Run"),
     "METRIC_COLUMNS": ("trunksim.metrics", "METRIC_COLUMNS"),
+    "compute_metrics": ("trunksim.metrics", "compute_metrics"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

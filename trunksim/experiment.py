@@ -20,11 +20,12 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from trunksim.engine.model import DeliveryModel, Run
+from trunksim.engine.model import DeliveryModel
 from trunksim.executors import completed, executor_for
-from trunksim.metrics import METRIC_COLUMNS
+from trunksim.metrics import METRIC_COLUMNS, compute_metrics
 from trunksim.scenario.schema import Scenario
 from trunksim.scenario.size import check_size
+from trunksim.tables import Run
 
 ScenarioLike = Union[Scenario, str, os.PathLike]
 """A scenario object or the path of a scenario file."""
@@ -82,7 +83,8 @@ def simulate(scenario: ScenarioLike, *, seed: int | None = None, replication: in
     -------
     Run
         ``.changes``, ``.deployments``, ``.incidents``, ``.ci_runs``, ``.activity``,
-        ``.merges``, ``.features``, ``.branch_status`` DataFrames; ``.metrics()``.
+        ``.merges``, ``.features``, ``.branch_status`` DataFrames; metrics with
+        :func:`trunksim.metrics.compute_metrics`.
     """
     scenario = as_scenario(scenario)
     root = scenario.simulation.seed if seed is None else seed
@@ -98,7 +100,7 @@ def replicate(task: tuple[Point, int, int, Measure]) -> dict[str, Any]:
         "scenario": scenario.name, "strategy": scenario.strategy.name, "replication": replication, "seed": seed,
     }
     row.update(point.parameters)
-    row.update(result.metrics(measure.profile, measure.year))
+    row.update(compute_metrics(result, measure.profile, year=measure.year))
     return row
 
 

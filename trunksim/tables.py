@@ -1,10 +1,18 @@
-"""The results contract: the event tables of one replication, their columns and stages.
+"""The results contract: the event tables of one replication, their records, columns, dtypes and stages.
 
 Everything that reads results (metrics, export, plotting, report) imports its
 vocabulary from here, never from the engine.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    from trunksim.scenario.schema import Scenario
 
 STAGES: tuple[str, ...] = ("coding", "review_wait", "review", "rework", "ci_queue", "ci", "deploy_wait", "deploy")
 """Stages of a change's lead time, in the order a change usually passes them.
@@ -18,3 +26,205 @@ change sum to its lead time.
 
 STAGE_INDEX: dict[str, int] = {stage: i for i, stage in enumerate(STAGES)}
 """Position of each stage in :data:`STAGES`."""
+
+
+
+# -- records the engine appends, one per event ---------------------------------------
+# Each is a NamedTuple: its field names are the table's columns, in order. Times are
+# hours since the start of the run; a time that did not happen is recorded as -1 and
+# becomes NaN in the table.
+
+
+class CIRunRecord(NamedTuple):
+    """One CI pipeline run."""
+
+    run_id: int
+    change_id: int  # -1 for a build of a long-lived branch
+    branch: str
+    purpose: str  # pre_merge, post_merge, hotfix
+    attempt: int  # 0 for the first run, 1.. for automatic retries
+    queued_hours: float
+    started_hours: float
+    finished_hours: float
+    outcome: str  # pass, fail (real), flaky (spurious)
+
+
+class MergeRecord(NamedTuple):
+    """One merge attempt (after the branch synced with its target), or a back-merge."""
+
+    change_id: int
+    target: str
+    time_hours: float
+    lines: float
+    lines_landed_since_sync: float
+    conflict: int  # conflicts the change met so far (0 or more); for a back-merge 0 or 1
+    breaks_build: bool
+
+
+class ActivityRecord(NamedTuple):
+    """One stretch of a developer's time."""
+
+    developer: int
+    activity: str  # coding, reviewing, rework, triage_real, triage_flaky, conflict, red_branch, revert, incident, fix, waiting
+    start_hours: float
+    end_hours: float
+    working_hours: float
+    detail: int  # the change (or incident) worked on; -1 for none
+
+
+class BranchStatusRecord(NamedTuple):
+    """One period a long-lived branch was red (post-merge CI failing)."""
+
+    branch: str
+    red_from_hours: float
+    green_at_hours: float  # NaN while still red at the end of the run
+    cause: str  # breakage or flaky
+
+
+class DeploymentRecord(NamedTuple):
+    """One production deployment."""
+
+    deployment_id: int
+    source: str  # the branch deployed
+    kind: str  # regular, or hotfix (unplanned, to restore service)
+    started_hours: float
+    finished_hours: float
+    changes: int  # changes the artifact holds that were not in production
+    new_changes: int  # of those, changes never deployed before
+    rolled_out: bool
+    canary_failed: bool
+    rolled_back: bool
+    rolled_back_hours: float
+    change_ids: str  # space-separated
+
+
+class IncidentRecord(NamedTuple):
+    """One production failure (or a failure caught by a canary)."""
+
+    incident_id: int
+    deployment_id: int
+    change_id: int
+    severity: int  # 1 minor, 2 major, 3 critical
+    source: str  # production or canary
+    started_hours: float
+    detected_hours: float
+    restored_hours: float  # NaN while unrestored
+    restored_by: str  # flag_off, rollback, fix_forward, canary_rollback, already_gone
+    responder: int
+
+
+CI_RUN_COLUMNS: tuple[str, ...] = CIRunRecord._fields
+"""Columns of the ``ci_runs`` table."""
+MERGE_COLUMNS: tuple[str, ...] = MergeRecord._fields
+"""Columns of the ``merges`` table."""
+ACTIVITY_COLUMNS: tuple[str, ...] = ActivityRecord._fields
+"""Columns of the ``activity`` table."""
+BRANCH_COLUMNS: tuple[str, ...] = BranchStatusRecord._fields
+"""Columns of the ``branch_status`` table."""
+DEPLOYMENT_COLUMNS: tuple[str, ...] = DeploymentRecord._fields
+"""Columns of the ``deployments`` table."""
+INCIDENT_COLUMNS: tuple[str, ...] = IncidentRecord._fields
+"""Columns of the ``incidents`` table."""
+
+CHANGE_COLUMNS: tuple[str, ...] = (
+    "change_id", "feature_id", "author", "kind", "target", "lines", "defects", "created_hours", "first_commit_hours",
+    "submitted_hours", "merged_hours", "deployed_hours", "deployment_id", "state", "review_rounds", "ci_runs",
+    "conflicts", "flagged",
+) + tuple(f"stage_{s}_hours" for s in STAGES)
+"""Columns of the ``changes`` table: one row per change born. ``kind``: feature, fix or hotfix;
+``state``: deployed or in_flight; ``stage_<stage>_hours``: lead-time hours spent in each stage."""
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "feature_id", "developer", "effort_hours", "lines", "defects", "changes", "started_hours", "completed_hours",
+)
+"""Columns of the ``features`` table: one row per feature started (``effort_hours`` are working hours)."""
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "changes": CHANGE_COLUMNS,
+    "features": FEATURE_COLUMNS,
+    "deployments": DEPLOYMENT_COLUMNS,
+    "incidents": INCIDENT_COLUMNS,
+    "ci_runs": CI_RUN_COLUMNS,
+    "activity": ACTIVITY_COLUMNS,
+    "merges": MERGE_COLUMNS,
+    "branch_status": BRANCH_COLUMNS,
+}
+"""Every table's columns, in order."""
+
+_KINDS = {"int": "i", "float": "f", "str": "O", "bool": "b"}
+
+
+def _dtypes(record: type) -> dict[str, str]:
+    return {name: _KINDS[getattr(kind, '__forward_arg__', kind)] for name, kind in record.__annotations__.items()}
+
+
+DTYPES: dict[str, dict[str, str]] = {
+    "ci_runs": _dtypes(CIRunRecord),
+    "merges": _dtypes(MergeRecord),
+    "activity": _dtypes(ActivityRecord),
+    "branch_status": _dtypes(BranchStatusRecord),
+    "deployments": _dtypes(DeploymentRecord),
+    "incidents": _dtypes(IncidentRecord),
+    "changes": {
+        **{name: "i" for name in ("change_id", "feature_id", "author", "defects", "deployment_id", "review_rounds", "ci_runs", "conflicts")},
+        **{name: "O" for name in ("kind", "target", "state")},
+        "flagged": "b",
+        **{name: "f" for name in CHANGE_COLUMNS if name.endswith("_hours") or name == "lines"},
+    },
+    "features": {
+        **{name: "i" for name in ("feature_id", "developer", "defects", "changes")},
+        **{name: "f" for name in ("effort_hours", "lines", "started_hours", "completed_hours")},
+    },
+}
+"""Every column's NumPy dtype kind (``i`` integer, ``f`` float, ``b`` bool, ``O`` text): a
+column's ``dtype.kind`` in a non-empty table. Columns ending in ``_hours`` are floats with
+NaN for what did not happen."""
+
+TABLES: tuple[str, ...] = ("changes", "features", "deployments", "incidents", "ci_runs", "activity", "merges", "branch_status")
+"""The event tables of a replication, by name."""
+
+
+@dataclass
+class Run:
+    """The event tables of one replication.
+
+    Every table is a DataFrame whose times are hours since the start of the run (Monday
+    00:00 of week 0). Compute metrics with :func:`trunksim.metrics.compute_metrics`.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The scenario simulated.
+    seed : int
+        Root seed of the random streams.
+    replication : int
+        Replication index, 0-based.
+    changes, features, deployments, incidents, ci_runs, activity, merges, branch_status : pandas.DataFrame
+        The event tables.
+    wall_seconds : float
+        Real time the simulation took, seconds.
+    developers : int
+        Team size, people.
+    integration_branch_name : str
+        The branch changes merge into (``trunk``, ``main``, ``develop``).
+    """
+
+    scenario: "Scenario"
+    seed: int
+    replication: int
+    changes: pd.DataFrame
+    features: pd.DataFrame
+    deployments: pd.DataFrame
+    incidents: pd.DataFrame
+    ci_runs: pd.DataFrame
+    activity: pd.DataFrame
+    merges: pd.DataFrame
+    branch_status: pd.DataFrame
+    wall_seconds: float
+    developers: int
+    integration_branch_name: str = "trunk"
+
+    @property
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Every event table by name."""
+        return {name: getattr(self, name) for name in TABLES}

@@ -14,6 +14,15 @@ HOURS_PER_DAY = 24.0
 HOURS_PER_WEEK = 168.0
 
 
+def around_the_clock(working_hours: float) -> float:
+    """Clock hours taken by ``working_hours`` of work done around the clock (on call, during an incident).
+
+    The one place where effort becomes clock time without the working calendar: a
+    person paged for an incident works until it is done, whatever the hour.
+    """
+    return working_hours
+
+
 class WorkingCalendar:
     """Working hours for people; a disabled calendar is the identity (work around the clock).
 

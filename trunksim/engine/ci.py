@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Callable, Generator, Iterable, Optional
 import simpy
 
 from trunksim.engine.entities import Change
-from trunksim.randomness import UNIFORM
+from trunksim.engine.log import EventLog
+from trunksim.randomness import UNIFORM, Streams
+from trunksim.tables import CIRunRecord
 
 if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.engine.model import DeliveryModel
+    from trunksim.scenario.schema import CI
 
 PRIORITY_HOTFIX = 0
 PRIORITY_BRANCH_BUILD = 1  # post-merge builds of long-lived branches go before pull requests, as most CI setups do
@@ -61,16 +63,27 @@ class RunnerPool:
 
 
 class CIService:
-    """The runner pool and the act of running a pipeline."""
+    """The runner pool and the act of running a pipeline.
 
-    def __init__(self, model: "DeliveryModel") -> None:
-        self.model = model
-        self.env = model.env
-        settings = model.scenario.ci
+    Parameters
+    ----------
+    env : simpy.Environment
+        The simulation.
+    settings : scenario CI section
+        Runners, duration, detection and flaky probabilities, retries.
+    streams : Streams
+        Draws from ``ci`` (durations) and ``flaky``.
+    log : EventLog
+        Every run is recorded there.
+    """
+
+    def __init__(self, env: simpy.Environment, settings: "CI", streams: Streams, log: EventLog) -> None:
+        self.env = env
         self.settings = settings
+        self.log = log
         self.runners = RunnerPool(self.env, settings.runners)
-        self.duration = model.streams.buffered("ci", settings.duration)
-        self.flaky_u = model.streams.buffered("flaky", UNIFORM)
+        self.duration = streams.buffered("ci", settings.duration)
+        self.flaky_u = streams.buffered("flaky", UNIFORM)
         self._run_ids = 0
 
     def run_once(
@@ -96,8 +109,8 @@ class CIService:
         self.runners.release()
         outcome = self.judge(code)
         self._run_ids += 1
-        self.model.log.ci_runs.append(
-            (self._run_ids, change.change_id if change else -1, branch, purpose, attempt, queued, started, env.now, outcome)
+        self.log.ci_runs.append(
+            CIRunRecord(self._run_ids, change.change_id if change else -1, branch, purpose, attempt, queued, started, env.now, outcome)
         )
         return outcome
 

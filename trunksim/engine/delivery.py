@@ -28,26 +28,51 @@ from typing import TYPE_CHECKING, Generator, Optional
 import simpy
 
 from trunksim.engine.entities import Branch, Change, Defect, Deployment, Feature, Incident
+from trunksim.randomness import Streams
 
 if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.engine.model import DeliveryModel
+    from trunksim.engine.incidents import IncidentDesk
+    from trunksim.engine.repairs import Repairs
+    from trunksim.scenario.schema import Scenario
 
 KNOWN_IN_PRODUCTION = ("canary", "production")
 
 
 class Delivery:
-    """The production environment and the process that deploys to it."""
+    """The production environment and the process that deploys to it.
 
-    def __init__(self, model: "DeliveryModel", branch: Branch) -> None:
-        self.model = model
-        self.env = model.env
+    Parameters
+    ----------
+    env : simpy.Environment
+        The simulation.
+    scenario : Scenario
+        Reads ``deployment`` and ``incidents.rollback_time``.
+    streams : Streams
+        Draws pipeline durations from ``deploy``.
+    branch : Branch
+        The production branch.
+
+    The incident desk and the repairs are connected after construction (:meth:`connect`):
+    production failures and deployments answer each other.
+    """
+
+    def __init__(self, env: simpy.Environment, scenario: "Scenario", streams: Streams, branch: Branch) -> None:
+        self.env = env
         self.branch = branch
-        self.settings = model.scenario.deployment
+        self.settings = scenario.deployment
+        self.rollback_time = scenario.incidents.rollback_time
+        self.incidents: "IncidentDesk"
+        self.repairs: "Repairs"
         self.slot = simpy.PriorityResource(self.env, capacity=1)
-        self.pipeline_duration = model.streams.buffered("deploy", self.settings.pipeline_duration)
+        self.pipeline_duration = streams.buffered("deploy", self.settings.pipeline_duration)
         self.deployments: list[Deployment] = []
         self.live: list[Deployment] = []  # rolled out and not rolled back, oldest first
         self._poke: Optional[simpy.Event] = None
+
+    def connect(self, incidents: "IncidentDesk", repairs: "Repairs") -> None:
+        """Connect the incident desk and the repairs, then start deploying."""
+        self.incidents = incidents
+        self.repairs = repairs
         deployer = self.continuous if self.settings.mode == "continuous" else self.release_train
         self.env.process(deployer())
 
@@ -102,7 +127,6 @@ class Delivery:
     def deploy(self, kind: str) -> Generator:
         """Run one deployment now; returns it (or ``None`` if there was nothing to ship)."""
         env = self.env
-        model = self.model
         priority = 0 if kind == "hotfix" else 1
         with self.slot.request(priority=priority) as request:
             yield request
@@ -126,8 +150,8 @@ class Delivery:
                 if caught:
                     if not canary.automatic_rollback:
                         # A person has to notice the canary's alarm before rolling back.
-                        yield env.timeout(model.incidents.detection_delay())
-                    yield env.timeout(model.scenario.incidents.rollback_time)
+                        yield env.timeout(self.incidents.detection_delay())
+                    yield env.timeout(self.rollback_time)
                     deployment.canary_failed = True
                     deployment.rolled_back = True
                     deployment.rolled_back_at = deployment.finished = env.now
@@ -137,8 +161,8 @@ class Delivery:
                     for defect in caught:
                         defect.found_by = "canary"
                         defect.found_at = canary_start
-                        model.incidents.record_canary(defect, deployment, canary_start, env.now)
-                        model.handle_known_defect(defect)
+                        self.incidents.record_canary(defect, deployment, canary_start, env.now)
+                        self.repairs.handle_known_defect(defect)
                     return deployment
             self.roll_out(deployment)
         return deployment
@@ -164,7 +188,6 @@ class Delivery:
     def roll_out(self, deployment: Deployment) -> None:
         """Every user now runs the deployment: credit changes, make their defects live."""
         now = self.env.now
-        model = self.model
         deployment.finished = now
         deployment.rolled_out = True
         self.live.append(deployment)
@@ -182,13 +205,13 @@ class Delivery:
             if change.fixes is not None:
                 repaired = change.fixes
                 repaired.repaired = True
-                model.incidents.update(repaired)
+                self.incidents.update(repaired)
                 feature = repaired.change.feature if repaired.change else None
                 if feature is not None and feature.flagged and not feature.flag_on and feature.completed >= 0:
                     self.release_flag(feature)
         for change in deployment.changes:
             for defect in change.defects:
-                model.incidents.update(defect)
+                self.incidents.update(defect)
             feature = change.feature
             if feature is not None and feature.completed < 0 and change.kind == "feature":
                 self.check_complete(feature)
@@ -233,8 +256,8 @@ class Delivery:
             defect.found_at = started
             deployment = defect.change.current_deployment if defect.change else None
             if deployment is not None:
-                self.model.incidents.record_canary(defect, deployment, started, self.env.now)
-            self.model.repair(defect)
+                self.incidents.record_canary(defect, deployment, started, self.env.now)
+            self.repairs.repair(defect)
 
     def set_flag(self, feature: Feature, on: bool) -> None:
         """Turn a feature's flag on or off; its defects become live or dark."""
@@ -243,7 +266,7 @@ class Delivery:
             feature.flag_on_at = self.env.now
         for change in feature.changes:
             for defect in change.defects:
-                self.model.incidents.update(defect)
+                self.incidents.update(defect)
 
     def latest(self) -> Optional[Deployment]:
         """The most recent deployment still live."""
@@ -271,4 +294,4 @@ class Delivery:
         self.branch.pending = returned + self.branch.pending
         for change in returned:
             for defect in change.defects:
-                self.model.incidents.update(defect)
+                self.incidents.update(defect)

@@ -1,8 +1,9 @@
 """The things the engine moves around: features, changes, defects, branches, deployments, incidents.
 
-These are plain mutable records. Every timestamp is simulation time in hours; every
-duration is hours. Processes update them and append event rows to the log
-(:mod:`trunksim.engine.log`); metrics read only the log.
+These are plain mutable records of the engine. Every timestamp is simulation time in
+clock hours; efforts are working hours. Processes update them and append records to
+the log (:mod:`trunksim.engine.log`); metrics read only the tables the log becomes
+(:mod:`trunksim.tables`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Defect:
     review_u: float
     ci_u: float
     canary_u: float
-    qa_u: float
+    strategy_u: float  # reserved for a strategy's own finding stage (GitFlow's QA)
     time_to_failure_hours: float
     change: Optional["Change"] = None
     found_by: str = ""  # "", review, ci, qa, canary, production
@@ -77,7 +78,6 @@ class Change:
     merged: float = -1.0
     deployed: float = -1.0  # first full rollout holding it
     deployment_id: int = -1
-    abandoned: bool = False
     coded_hours: float = 0.0
     synced_at: float = 0.0  # last time the branch took in its target
     ci_base_at: float = 0.0  # when the last CI run's base was taken
@@ -95,7 +95,6 @@ class Change:
     stage_since: float = 0.0
     stage_hours: list[float] = field(default_factory=lambda: [0.0] * len(STAGES))  # in STAGES order
     fixes: Optional[Defect] = None  # the defect a fix/hotfix change repairs
-    release: int = -1
 
     def enter(self, stage: str, now: float) -> None:
         """Close the current stage at ``now`` and start ``stage`` (lead-time accounting).

@@ -9,47 +9,81 @@
 
 ``build_branch`` is one process per long-lived branch: post-merge CI on every new head.
 A red build sends the author of the breaking change to revert it or fix forward.
-``expedite`` is the hotfix path: review at once, CI ahead of the queue, deploy at once.
+``expedite`` is the hotfix path: review at once, CI ahead of the queue, merge (the
+caller deploys at once). The on-call engineer works it around the clock, so its
+working-hour draws become clock time one for one (:meth:`WorkingCalendar.around_the_clock`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generator
+from typing import TYPE_CHECKING, Callable, Generator
 
-from trunksim.engine.ci import PRIORITY_BRANCH_BUILD, PRIORITY_HOTFIX
+import simpy
+
+from trunksim.engine.backlog import Backlog
+from trunksim.engine.branches import Branches
+from trunksim.engine.calendar import around_the_clock
+from trunksim.engine.ci import PRIORITY_BRANCH_BUILD, PRIORITY_HOTFIX, CIService
 from trunksim.engine.entities import Branch, Change, Defect
-from trunksim.engine.merging import lines_landed_since, merges_since
-from trunksim.randomness import UNIFORM
+from trunksim.engine.merging import MergeModel, lines_landed_since, merges_since
+from trunksim.randomness import Streams
+from trunksim.scenario.schema import Scenario
+from trunksim.tables import BranchStatusRecord
 
 if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.engine.model import DeliveryModel
-    from trunksim.engine.people import Developer
+    from trunksim.engine.people import Developer, Team
 
 PRIORITY_BRANCH = 0
 PRIORITY_REWORK = 1
 
 
 class Flow:
-    """Review, sync, CI and merge of changes; post-merge builds of branches."""
+    """Review, sync, CI and merge of changes; post-merge builds of branches.
 
-    def __init__(self, model: "DeliveryModel") -> None:
-        self.model = model
-        self.env = model.env
-        scenario = model.scenario
+    Parameters
+    ----------
+    env : simpy.Environment
+        The simulation.
+    scenario : Scenario
+        Reads ``review``, ``ci``, ``merging`` and ``work.fix_time``.
+    streams : Streams
+        Draws from ``review``, ``fix``, ``triage`` and ``resolution``.
+    merge_u : callable
+        The ``merge`` stream's uniforms (shared with :class:`Branches`' back-merges).
+    team, branches, ci, backlog, merge_model
+        The components a change passes through.
+    on_merged : callable
+        ``on_merged(change, branch_name)``, the strategy's hook after every merge.
+    """
+
+    def __init__(
+        self, env: simpy.Environment, scenario: Scenario, streams: Streams, merge_u: Callable[[], float], team: "Team",
+        branches: Branches, ci: CIService, backlog: Backlog, merge_model: MergeModel,
+        on_merged: Callable[[Change, str], None],
+    ) -> None:
+        self.env = env
+        self.team = team
+        self.branches = branches
+        self.ci = ci
+        self.backlog = backlog
+        self.merge_model = merge_model
+        self.on_merged = on_merged
         self.review_settings = scenario.review
-        self.review_duration = model.streams.buffered("review", scenario.review.duration)
-        self.fix_time = model.streams.buffered("fix", scenario.work.fix_time)
-        self.triage_time = model.streams.buffered("triage", scenario.ci.triage_time)
-        self.resolution_time = model.streams.buffered("resolution", scenario.merging.resolution_time)
-        self.merge_u = model.streams.buffered("merge", UNIFORM)
-        self.review_events: dict[int, object] = {}
+        self.ci_settings = scenario.ci
+        self.resolution_defect_probability = scenario.merging.resolution_defect_probability
+        self.review_duration = streams.buffered("review", scenario.review.duration)
+        self.fix_time = streams.buffered("fix", scenario.work.fix_time)
+        self.triage_time = streams.buffered("triage", scenario.ci.triage_time)
+        self.resolution_time = streams.buffered("resolution", scenario.merging.resolution_time)
+        self.merge_u = merge_u
+        self.review_events: dict[int, simpy.Event] = {}
         self.repairing: set[int] = set()  # breaking changes whose author is already on it
 
     # -- submission and review ---------------------------------------------------------
     def submit(self, change: Change) -> None:
         """The author finished coding: the change enters integration."""
         change.submitted = self.env.now
-        self.model.developers[change.author].open_changes += 1
+        self.team[change.author].open_changes += 1
         self.env.process(self.integrate(change))
 
     def review(self, reviewer: "Developer", change: Change) -> Generator:
@@ -86,16 +120,15 @@ class Flow:
     # -- integration -----------------------------------------------------------------
     def integrate(self, change: Change, approved: bool = False) -> Generator:
         """Take a submitted change through review, sync, CI and merge."""
-        model = self.model
         env = self.env
-        author = model.developers[change.author]
-        target = model.branches[change.target]
+        author = self.team[change.author]
+        target = self.branches[change.target]
         review_on = self.review_settings.enabled
         while True:
             if review_on and not approved:
                 change.enter("review_wait", env.now)
                 done = self.review_events[change.change_id] = env.event()
-                model.request_review(change)
+                self.team.request_review(change)
                 found = yield done
                 if found:
                     change.enter("rework", env.now)
@@ -104,13 +137,13 @@ class Flow:
                 approved = True
             yield from self.sync(change, target, author)
             change.ci_base_at = env.now
-            outcome = yield from model.ci.run_with_retries("pre_merge", target.name, change, lambda: [change])
+            outcome = yield from self.ci.run_with_retries("pre_merge", target.name, change, lambda: [change])
             if outcome != "pass":
                 change.enter("rework", env.now)
                 yield author.assign(PRIORITY_REWORK, self.triage(change, outcome))
                 continue
             concurrent = merges_since(target, change.ci_base_at)
-            breaks = self.merge_u() < model.merge_model.breakage_probability(concurrent)
+            breaks = self.merge_u() < self.merge_model.breakage_probability(concurrent)
             self.merge(change, target, breaks)
             return
 
@@ -119,7 +152,7 @@ class Flow:
         landed = lines_landed_since(target, change.synced_at)
         change.landed_lines = landed
         change.synced_at = self.env.now
-        p_conflict = self.model.merge_model.conflict_probability(change.lines, landed)
+        p_conflict = self.merge_model.conflict_probability(change.lines, landed)
         if self.merge_u() < p_conflict:
             change.conflicts += 1
             change.enter("rework", self.env.now)
@@ -131,8 +164,8 @@ class Flow:
 
         def work(dev: "Developer") -> Generator:
             yield from dev.work(self.resolution_time(), "conflict", change.change_id)
-            if self.merge_u() < self.model.scenario.merging.resolution_defect_probability:
-                self.model.inject_defect(change)
+            if self.merge_u() < self.resolution_defect_probability:
+                self.backlog.inject_defect(change)
 
         return work
 
@@ -143,7 +176,7 @@ class Flow:
             activity = "triage_flaky" if outcome == "flaky" else "triage_real"
             yield from dev.work(self.triage_time(), activity, change.change_id)
             if outcome == "fail":
-                p_detect = self.model.scenario.ci.defect_detection_probability
+                p_detect = self.ci_settings.defect_detection_probability
                 for defect in change.defects:
                     if not defect.fixed and defect.ci_u < p_detect:
                         defect.found_by = defect.found_by or "ci"
@@ -156,52 +189,43 @@ class Flow:
 
     # -- merging ---------------------------------------------------------------------
     def merge(self, change: Change, branch: Branch, breaks: bool) -> None:
-        """Land ``change`` on ``branch``."""
-        model = self.model
+        """Land ``change`` on ``branch``; the strategy hears of it."""
         now = self.env.now
-        branch.version += 1
-        change.merge_version = branch.version
-        change.merged = now
-        branch.pending.append(change)
-        branch.merge_times.append(now)
-        previous = branch.merge_lines_cumulative[-1] if branch.merge_lines_cumulative else 0.0
-        branch.merge_lines_cumulative.append(previous + change.lines)
-        model.log.merges.append((change.change_id, branch.name, now, change.lines, change.landed_lines, change.conflicts, breaks))
+        self.branches.merge(change, branch, breaks)
         if breaks:
-            if model.scenario.ci.post_merge:
+            if self.ci_settings.post_merge:
                 change.breaks_build = True
                 branch.broken_by.append(change)
             else:
                 # Nobody builds the branch: the breakage ships as a latent defect.
-                model.inject_defect(change)
+                self.backlog.inject_defect(change)
         change.enter("deploy_wait", now)
         if change.fixes is not None:
             change.fixes.fixed = True
-        author = model.developers[change.author]
+        author = self.team[change.author]
         if change.kind != "hotfix":
             author.open_changes -= 1
             author.poke()
-        model.branch_changed(branch)
-        model.strategy.on_merged(change, branch)
+        self.branches.commit(branch)
+        self.on_merged(change, branch.name)
 
     # -- post-merge builds -------------------------------------------------------------
     def build_branch(self, branch: Branch) -> Generator:
         """Post-merge CI on every new head of ``branch``; a red build gets repaired."""
-        model = self.model
         env = self.env
+        team = self.team
         while True:
             while branch.built_version == branch.version:
-                yield model.commit_event(branch)
+                yield self.branches.commit_event(branch)
             version = branch.version
             code = [c for c in branch.broken_by if c.merge_version <= version]
-            outcome = yield from model.ci.run_with_retries("post_merge", branch.name, None, lambda: code, PRIORITY_BRANCH_BUILD)
+            outcome = yield from self.ci.run_with_retries("post_merge", branch.name, None, lambda: code, PRIORITY_BRANCH_BUILD)
             branch.built_version = version
             if outcome == "pass":
                 if branch.red_since >= 0:
-                    model.log.branch_status.append((branch.name, branch.red_since, env.now, branch.red_cause))
+                    self.branches.log.branch_status.append(BranchStatusRecord(branch.name, branch.red_since, env.now, branch.red_cause))
                     branch.red_since = -1.0
-                branch.green_version = max(branch.green_version, version)
-                model.branch_green(branch)
+                self.branches.green(branch, version)
                 continue
             if branch.red_since < 0:
                 branch.red_since = env.now
@@ -210,12 +234,12 @@ class Flow:
                 for culprit in code:
                     if culprit.change_id not in self.repairing and culprit.breaks_build:
                         self.repairing.add(culprit.change_id)
-                        author = model.developers[culprit.author]
+                        author = team[culprit.author]
                         author.assign(PRIORITY_BRANCH, self.repair_branch(culprit, branch))
             else:
                 # Flaky red: whoever merged last reads it and re-runs.
                 last = branch.pending[-1] if branch.pending else None
-                who = model.developers[last.author] if last is not None else model.developers[0]
+                who = team[last.author] if last is not None else team[0]
                 yield who.assign(PRIORITY_BRANCH, self.rerun_flaky(branch))
 
     def rerun_flaky(self, branch: Branch):
@@ -229,61 +253,38 @@ class Flow:
 
     def repair_branch(self, culprit: Change, branch: Branch):
         """A task body: the author of a breaking change reverts it or fixes forward."""
-        policy = self.model.scenario.ci.red_branch_policy
+        policy = self.ci_settings.red_branch_policy
+        branches = self.branches
 
         def work(dev: "Developer") -> Generator:
             yield from repair(dev)
             self.repairing.discard(culprit.change_id)
 
         def repair(dev: "Developer") -> Generator:
-            model = self.model
             if policy == "revert":
-                yield from dev.work(model.scenario.ci.revert_time, "red_branch", culprit.change_id)
+                yield from dev.work(self.ci_settings.revert_time, "red_branch", culprit.change_id)
                 culprit.breaks_build = False
                 branch.broken_by.remove(culprit)
                 if culprit in branch.pending and not culprit.deploying:
-                    branch.pending.remove(culprit)
-                    culprit.merged = -1.0
-                    culprit.merge_version = -1
                     culprit.enter("rework", self.env.now)
-                    branch.version += 1
-                    model.branch_changed(branch, lines=culprit.lines)
+                    branches.unmerge(culprit, branch)
                     dev.open_changes += 1
                     self.env.process(self.reintegrate(culprit))
                 else:
                     branch.version += 1
-                    model.branch_changed(branch, lines=0.0)
+                    branches.commit(branch, lines=0.0)
             else:
                 yield from dev.work(self.fix_time(), "red_branch", culprit.change_id)
                 culprit.breaks_build = False
                 branch.broken_by.remove(culprit)
                 branch.version += 1
-                model.branch_changed(branch, lines=0.0)
-
-        return work
-
-    def revert_defective(self, change: Change, defect: Defect, branch: Branch):
-        """A task body: revert a change with a known defect from ``branch``; it comes back fixed."""
-
-        def work(dev: "Developer") -> Generator:
-            yield from dev.work(self.model.scenario.ci.revert_time, "revert", change.change_id)
-            if change in branch.pending and not change.deploying and not change.in_production:
-                branch.pending.remove(change)
-                change.merged = -1.0
-                change.merge_version = -1
-                change.enter("rework", self.env.now)
-                branch.version += 1
-                self.model.branch_changed(branch, lines=change.lines)
-                dev.open_changes += 1
-                self.env.process(self.reintegrate(change, self.fix_defects(change, [defect], "rework")))
-            else:
-                self.model.repair(defect)
+                branches.commit(branch, lines=0.0)
 
         return work
 
     def reintegrate(self, change: Change, fix=None) -> Generator:
         """A reverted change: its author fixes it (``fix``, a task body), then sync, CI and merge again."""
-        author = self.model.developers[change.author]
+        author = self.team[change.author]
         yield author.assign(PRIORITY_REWORK, fix or self.fix_breakage(change))
         yield from self.integrate(change, approved=True)
 
@@ -297,27 +298,25 @@ class Flow:
 
     # -- the hotfix path -----------------------------------------------------------------
     def expedite(self, change: Change, branch: Branch) -> Generator:
-        """Hotfix path: immediate review, CI ahead of the queue, merge, deploy at once.
+        """Hotfix path: immediate review, CI ahead of the queue, merge; the caller deploys at once.
 
-        Returns the deployment that rolled the fix out.
+        The on-call engineer works it around the clock, so review, triage and fix
+        (working-hour draws) take as many clock hours.
         """
-        model = self.model
         env = self.env
         change.submitted = env.now
         if self.review_settings.enabled:
             change.enter("review", env.now)
             change.review_rounds += 1
-            yield env.timeout(self.review_duration() * self.review_settings.rereview_factor)
+            yield env.timeout(around_the_clock(self.review_duration() * self.review_settings.rereview_factor))
         while True:
             change.ci_base_at = env.now
-            outcome = yield from model.ci.run_with_retries("hotfix", branch.name, change, lambda: [change], PRIORITY_HOTFIX)
+            outcome = yield from self.ci.run_with_retries("hotfix", branch.name, change, lambda: [change], PRIORITY_HOTFIX)
             if outcome == "pass":
                 break
             change.enter("rework", env.now)
-            yield env.timeout(self.triage_time())
+            yield env.timeout(around_the_clock(self.triage_time()))
             for defect in change.unfixed_defects:
-                yield env.timeout(self.fix_time())
+                yield env.timeout(around_the_clock(self.fix_time()))
                 defect.fixed = defect.repaired = True
         self.merge(change, branch, breaks=False)
-        deployment = yield from model.delivery.deploy("hotfix")
-        return deployment

@@ -20,24 +20,56 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Generator
 
-from trunksim.engine.entities import Defect, Deployment, Incident
+import simpy
+
+from trunksim.engine.entities import Branch, Defect, Deployment, Incident
+from trunksim.randomness import Streams
 
 if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.engine.model import DeliveryModel
-    from trunksim.engine.people import Developer
+    from trunksim.engine.delivery import Delivery
+    from trunksim.engine.flow import Flow
+    from trunksim.engine.people import Developer, Team
+    from trunksim.engine.repairs import Repairs
+    from trunksim.scenario.schema import Incidents
 
 
 class IncidentDesk:
-    """Schedules failures of live defects and runs each incident to its restoration."""
+    """Schedules failures of live defects and runs each incident to its restoration.
 
-    def __init__(self, model: "DeliveryModel") -> None:
-        self.model = model
-        self.env = model.env
-        settings = model.scenario.incidents
+    Parameters
+    ----------
+    env : simpy.Environment
+        The simulation.
+    settings : scenario Incidents section
+        Detection, diagnosis, rollback, flag-off and fix-forward times.
+    streams : Streams
+        Draws from ``incident``.
+    team : Team
+        Its on-call rotation answers.
+    delivery : Delivery
+        Flags and rollbacks; hotfix deployments.
+    repairs : Repairs
+        Fixes after service is restored.
+    flow : Flow
+        The hotfix path (:meth:`Flow.expedite`) onto ``hotfix_branch``.
+    hotfix_branch : Branch
+        Where hotfixes merge (the production branch).
+    """
+
+    def __init__(
+        self, env: simpy.Environment, settings: "Incidents", streams: Streams, team: "Team", delivery: "Delivery",
+        repairs: "Repairs", flow: "Flow", hotfix_branch: Branch,
+    ) -> None:
+        self.env = env
         self.settings = settings
-        self.detection_delay = model.streams.buffered("incident", settings.detection_delay)
-        self.diagnosis_time = model.streams.buffered("incident", settings.diagnosis_time)
-        self.hotfix_time = model.streams.buffered("incident", settings.fix_time)
+        self.team = team
+        self.delivery = delivery
+        self.repairs = repairs
+        self.flow = flow
+        self.hotfix_branch = hotfix_branch
+        self.detection_delay = streams.buffered("incident", settings.detection_delay)
+        self.diagnosis_time = streams.buffered("incident", settings.diagnosis_time)
+        self.hotfix_time = streams.buffered("incident", settings.fix_time)
         self.incidents: list[Incident] = []
 
     @staticmethod
@@ -82,7 +114,7 @@ class IncidentDesk:
         yield env.timeout(self.detection_delay())
         incident.detected = env.now
         restored = env.event()
-        responder = self.model.on_call()
+        responder = self.team.on_call()
         incident.responder = responder.index
         responder.respond(lambda dev: self.respond(dev, incident, restored))
         yield restored
@@ -90,8 +122,9 @@ class IncidentDesk:
 
     def respond(self, dev: "Developer", incident: Incident, restored) -> Generator:
         """The on-call developer's work on an incident (runs in their process, any hour)."""
-        model = self.model
         settings = self.settings
+        delivery = self.delivery
+        repairs = self.repairs
         defect = incident.defect
         yield from dev.work_around_the_clock(self.diagnosis_time(), "incident", incident.incident_id)
         change = defect.change
@@ -100,30 +133,31 @@ class IncidentDesk:
             # Gone with an earlier rollback or flag-off; it still has to be fixed.
             incident.restored_by = "already_gone"
             restored.succeed()
-            model.handle_known_defect(defect)
+            repairs.handle_known_defect(defect)
         elif change is not None and change.flagged and feature is not None and feature.flag_on:
             yield from dev.work_around_the_clock(settings.flag_off_time, "incident", incident.incident_id)
-            model.delivery.set_flag(feature, False)
+            delivery.set_flag(feature, False)
             incident.restored_by = "flag_off"
             restored.succeed()
-            model.repair(defect)
-        elif settings.rollback_enabled and model.delivery.can_roll_back(incident):
+            repairs.repair(defect)
+        elif settings.rollback_enabled and delivery.can_roll_back(incident):
             yield from dev.work_around_the_clock(settings.rollback_time, "incident", incident.incident_id)
-            if model.delivery.can_roll_back(incident):
-                model.delivery.roll_back(model.delivery.latest())
+            if delivery.can_roll_back(incident):
+                delivery.roll_back(delivery.latest())
             incident.restored_by = "rollback"
             restored.succeed()
-            model.handle_known_defect(defect)
+            repairs.handle_known_defect(defect)
         else:
             hours = self.hotfix_time()
             yield from dev.work_around_the_clock(hours, "incident", incident.incident_id)
-            fix = model.fix_change(defect, author=dev.index, kind="hotfix", effort_hours=hours)
+            fix = repairs.fix_change(defect, author=dev.index, kind="hotfix", effort_hours=hours)
             incident.restored_by = "fix_forward"
             self.env.process(self.ship_hotfix(fix, restored))
 
     def ship_hotfix(self, fix, restored) -> Generator:
-        """Send a hotfix down the strategy's hotfix path; service is back when it is live."""
-        yield from self.model.strategy.hotfix(fix)
+        """Send a hotfix down the hotfix path (merged onto the production branch, deployed at once); service is back when it is live."""
+        yield from self.flow.expedite(fix, self.hotfix_branch)
+        yield from self.delivery.deploy("hotfix")
         restored.succeed()
 
     def record_canary(self, defect: Defect, deployment: Deployment, started: float, rolled_back: float) -> None:

@@ -1,64 +1,42 @@
-"""The event log: plain rows appended by the processes, turned into DataFrames at the end.
+"""The event log: records appended by the processes, turned into the tables of :mod:`trunksim.tables`.
 
-Rows are tuples in the column order below (columnar and cheap to append); nothing is
-aggregated here. Metrics (:mod:`trunksim.metrics`) are pure functions of these tables.
-All times are simulation hours since Monday 00:00 of week 0.
+Processes append the typed records of the results contract (``CIRunRecord``,
+``MergeRecord``, ...); changes, features, deployments and incidents are entities the
+engine keeps updating, so their tables are taken from them at the end of the run.
+Nothing is aggregated here: metrics (:mod:`trunksim.metrics`) are pure functions of
+the tables. All times are clock hours since Monday 00:00 of week 0.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Iterable
+
 import numpy as np
 import pandas as pd
 
-from trunksim.engine.entities import Change, Feature
-from trunksim.tables import STAGES
-
-CI_RUN_COLUMNS = ("run_id", "change_id", "branch", "purpose", "attempt", "queued_hours", "started_hours", "finished_hours", "outcome")
-"""One row per CI run. ``purpose``: pre_merge, post_merge, hotfix. ``outcome``: pass, fail (real), flaky (spurious)."""
-
-DEPLOYMENT_COLUMNS = (
-    "deployment_id", "source", "kind", "started_hours", "finished_hours", "changes", "new_changes",
-    "rolled_out", "canary_failed", "rolled_back", "rolled_back_hours", "change_ids",
+from trunksim.engine.entities import Branch, Change, Deployment, Feature, Incident
+from trunksim.tables import (
+    CHANGE_COLUMNS,
+    COLUMNS,
+    STAGES,
+    ActivityRecord,
+    BranchStatusRecord,
+    CIRunRecord,
+    DeploymentRecord,
+    IncidentRecord,
+    MergeRecord,
 )
-"""One row per production deployment. ``kind``: regular or hotfix (unplanned, to restore service)."""
-
-INCIDENT_COLUMNS = (
-    "incident_id", "deployment_id", "change_id", "severity", "source", "started_hours", "detected_hours",
-    "restored_hours", "restored_by", "responder",
-)
-"""One row per production failure; ``source`` is production or canary; unrestored ones have NaN restore time."""
-
-ACTIVITY_COLUMNS = ("developer", "activity", "start_hours", "end_hours", "working_hours", "detail")
-"""One row per stretch of developer time. ``activity``: coding, reviewing, rework, triage_real, triage_flaky,
-conflict, red_branch, revert, incident, fix, waiting (idle working hours: nothing they were allowed to pick up)."""
-
-MERGE_COLUMNS = ("change_id", "target", "time_hours", "lines", "lines_landed_since_sync", "conflict", "breaks_build")
-"""One row per merge attempt (after the branch synced with its target)."""
-
-BRANCH_COLUMNS = ("branch", "red_from_hours", "green_at_hours", "cause")
-"""One row per period a long-lived branch was red (post-merge CI failing)."""
-
-CHANGE_COLUMNS = (
-    "change_id", "feature_id", "author", "kind", "target", "lines", "defects", "created_hours", "first_commit_hours",
-    "submitted_hours", "merged_hours", "deployed_hours", "deployment_id", "state", "review_rounds", "ci_runs",
-    "conflicts", "flagged",
-) + tuple(f"stage_{s}_hours" for s in STAGES)
-"""One row per change born. ``state``: deployed, in_flight or abandoned."""
-
-FEATURE_COLUMNS = ("feature_id", "developer", "effort_hours", "lines", "defects", "changes", "started_hours", "completed_hours")
-"""One row per feature started."""
 
 
 class EventLog:
-    """Append-only tables of one replication."""
+    """Append-only records of one replication."""
 
     def __init__(self) -> None:
-        self.ci_runs: list[tuple] = []
-        self.deployments: list[tuple] = []
-        self.incidents: list[tuple] = []
-        self.activity: list[tuple] = []
-        self.merges: list[tuple] = []
-        self.branch_status: list[tuple] = []
+        self.ci_runs: list[CIRunRecord] = []
+        self.activity: list[ActivityRecord] = []
+        self.merges: list[MergeRecord] = []
+        self.branch_status: list[BranchStatusRecord] = []
         self.changes: list[Change] = []
         self.features: list[Feature] = []
 
@@ -76,7 +54,7 @@ class EventLog:
             ("first_commit_hours", lambda c: c.first_commit), ("submitted_hours", lambda c: c.submitted),
             ("merged_hours", lambda c: c.merged), ("deployed_hours", lambda c: c.deployed),
             ("deployment_id", lambda c: c.deployment_id),
-            ("state", lambda c: "abandoned" if c.abandoned else ("deployed" if c.deployed >= 0 else "in_flight")),
+            ("state", lambda c: "deployed" if c.deployed >= 0 else "in_flight"),
             ("review_rounds", lambda c: c.review_rounds), ("ci_runs", lambda c: c.ci_runs),
             ("conflicts", lambda c: c.conflicts), ("flagged", lambda c: c.flagged),
         )
@@ -94,31 +72,38 @@ class EventLog:
             for f in self.features
         ]
 
-    def frames(self) -> dict[str, pd.DataFrame]:
-        """Every table as a DataFrame; missing times (-1) become NaN.
+    def tables(
+        self, deployments: Iterable[Deployment], incidents: Iterable[Incident], branches: Iterable[Branch]
+    ) -> dict[str, pd.DataFrame]:
+        """Every table as a DataFrame, in the shape :data:`trunksim.tables.COLUMNS` declares.
 
-        The appended rows are released table by table as their frame is built, so a
-        big run does not hold its log twice; call it once, at the end of the run.
+        Missing times (-1) become NaN; red periods still open at the end are reported up
+        to the end of the run (``green_at_hours`` NaN). The appended records are released
+        table by table as their frame is built, so a big run does not hold its log twice;
+        call it once, at the end of the run.
         """
-        tables = {
-            "changes": (lambda: self.change_columns(), CHANGE_COLUMNS),
-            "features": (lambda: self.feature_rows(), FEATURE_COLUMNS),
-            "ci_runs": (lambda: self.ci_runs, CI_RUN_COLUMNS),
-            "deployments": (lambda: self.deployments, DEPLOYMENT_COLUMNS),
-            "incidents": (lambda: self.incidents, INCIDENT_COLUMNS),
-            "activity": (lambda: self.activity, ACTIVITY_COLUMNS),
-            "merges": (lambda: self.merges, MERGE_COLUMNS),
-            "branch_status": (lambda: self.branch_status, BRANCH_COLUMNS),
+        sources = {
+            "changes": self.change_columns,
+            "features": self.feature_rows,
+            "ci_runs": lambda: self.ci_runs,
+            "deployments": lambda: [deployment_record(d) for d in deployments],
+            "incidents": lambda: [incident_record(i) for i in incidents],
+            "activity": lambda: self.activity,
+            "merges": lambda: self.merges,
+            "branch_status": lambda: self.branch_status + [
+                BranchStatusRecord(b.name, b.red_since, math.nan, b.red_cause) for b in branches if b.red_since >= 0
+            ],
         }
         frames = {}
-        for name, (rows_of, columns) in tables.items():
+        for name, rows_of in sources.items():
+            columns = COLUMNS[name]
             rows = rows_of()
             if isinstance(rows, dict):
                 frame = pd.DataFrame(rows, columns=list(columns))
             else:
                 frame = pd.DataFrame.from_records(rows, columns=list(columns))
             del rows
-            if isinstance(getattr(self, name, None), list) and name not in ("changes", "features"):
+            if name in ("ci_runs", "activity", "merges"):
                 getattr(self, name).clear()
             for column in columns:
                 if column.endswith("_hours") and column in frame:
@@ -126,3 +111,21 @@ class EventLog:
                     frame[column] = np.where(values >= 0, values, np.nan)
             frames[name] = frame
         return frames
+
+
+def deployment_record(d: Deployment) -> DeploymentRecord:
+    """The table record of a deployment at the end of the run."""
+    return DeploymentRecord(
+        d.deployment_id, d.source, d.kind, d.started, d.finished if d.finished >= 0 else math.nan,
+        len(d.changes), len(d.new_changes), d.rolled_out, d.canary_failed, d.rolled_back,
+        d.rolled_back_at if d.rolled_back_at >= 0 else math.nan, " ".join(str(c.change_id) for c in d.changes),
+    )
+
+
+def incident_record(i: Incident) -> IncidentRecord:
+    """The table record of an incident at the end of the run."""
+    return IncidentRecord(
+        i.incident_id, i.deployment_id, i.defect.change.change_id if i.defect.change else -1, i.defect.severity,
+        i.source, i.started, i.detected if i.detected >= 0 else math.nan,
+        i.restored if i.restored >= 0 else math.nan, i.restored_by, i.responder,
+    )

@@ -24,10 +24,16 @@ from typing import TYPE_CHECKING, Callable, Generator, Optional
 
 import simpy
 
+from trunksim.engine.calendar import WorkingCalendar
 from trunksim.engine.entities import Change, Feature
+from trunksim.engine.log import EventLog
+from trunksim.tables import ActivityRecord
 
 if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.engine.model import DeliveryModel
+    from trunksim.engine.backlog import Backlog
+    from trunksim.engine.flow import Flow
+    from trunksim.scenario.schema import Team as TeamSettings
+    from trunksim.strategies.base import Plan
 
 EPS = 1e-9
 
@@ -35,13 +41,80 @@ Work = Callable[["Developer"], Generator]
 """A task body: a generator function taking the developer who does it."""
 
 
+class Team:
+    """The developers, the shared review queue, the index of who is idle, and the on-call rotation.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+        The simulation.
+    settings : scenario Team section
+        ``developers``, ``focus_block``, ``max_open_changes``, ``on_call_rotation``.
+    """
+
+    def __init__(self, env: simpy.Environment, settings: "TeamSettings") -> None:
+        self.env = env
+        self.settings = settings
+        self.developers: list[Developer] = []
+        self.review_queue: deque[Change] = deque()
+        self.idle: dict[int, Developer] = {}  # waiting for work, in the order they became idle
+
+    def hire(
+        self, calendar: WorkingCalendar, log: EventLog, backlog: "Backlog", flow: "Flow", plan: Callable[[Feature], "Plan"]
+    ) -> None:
+        """Start every developer's process."""
+        self.developers = [
+            Developer(self.env, i, self.settings, calendar, log, self, backlog, flow, plan)
+            for i in range(self.settings.developers)
+        ]
+
+    def __getitem__(self, index: int) -> "Developer":
+        return self.developers[index]
+
+    def __len__(self) -> int:
+        return len(self.developers)
+
+    def request_review(self, change: Change) -> None:
+        """Put a change in the shared review queue and wake an idle reviewer."""
+        self.review_queue.append(change)
+        solo = len(self.developers) == 1
+        for dev in self.idle.values():
+            if solo or dev.index != change.author:
+                dev.poke()
+                break
+
+    def take_review(self, dev: "Developer") -> Optional[Change]:
+        """The oldest change waiting for review that ``dev`` did not write (anyone's, in a team of one)."""
+        queue = self.review_queue
+        solo = len(self.developers) == 1
+        for i, change in enumerate(queue):
+            if solo or change.author != dev.index:
+                del queue[i]
+                return change
+        return None
+
+    def on_call(self) -> "Developer":
+        """The developer on call now (a rotation of ``team.on_call_rotation`` clock hours)."""
+        turn = int(self.env.now // self.settings.on_call_rotation)
+        return self.developers[turn % len(self.developers)]
+
+
 class Developer:
     """One developer and their SimPy process."""
 
-    def __init__(self, model: "DeliveryModel", index: int) -> None:
-        self.model = model
-        self.env = model.env
+    def __init__(
+        self, env: simpy.Environment, index: int, settings: "TeamSettings", calendar: WorkingCalendar, log: EventLog,
+        team: Team, backlog: "Backlog", flow: "Flow", plan: Callable[[Feature], "Plan"],
+    ) -> None:
+        self.env = env
         self.index = index
+        self.settings = settings
+        self.calendar = calendar
+        self.log = log
+        self.team = team
+        self.backlog = backlog
+        self.flow = flow
+        self.plan = plan
         self.tasks: list[tuple[int, int, Work, simpy.Event]] = []
         self._seq = itertools.count()
         self.feature: Optional[Feature] = None
@@ -77,16 +150,15 @@ class Developer:
     # -- the process ----------------------------------------------------------------
     def run(self) -> Generator:
         """The developer's life: pick the most urgent thing, do it, repeat."""
-        model = self.model
         while True:
             if self.tasks:
                 _, _, work, done = heapq.heappop(self.tasks)
                 yield from work(self)
                 done.succeed()
                 continue
-            change = model.take_review(self)
+            change = self.team.take_review(self)
             if change is not None:
-                yield from model.flow.review(self, change)
+                yield from self.flow.review(self, change)
                 continue
             if self.ready_to_code():
                 yield from self.code_block()
@@ -95,26 +167,28 @@ class Developer:
 
     def ready_to_code(self) -> bool:
         """True when there is (or can be) coding to do and WIP allows it."""
-        if self.open_changes >= self.model.scenario.team.max_open_changes:
+        if self.open_changes >= self.settings.max_open_changes:
             return False
         if self.change is not None or self.plans:
             return True
-        return self.model.backlog_has_work()
+        return self.backlog.has_work()
 
     def code_block(self) -> Generator:
         """Code one focus block of the current change, starting a feature or change if needed."""
-        model = self.model
         now = self.env.now
         if self.change is None:
             if not self.plans:
-                self.feature = model.start_feature(self)
-                if self.feature is None:
+                feature = self.feature = self.backlog.start_feature(self.index)
+                if feature is None:
                     return
-                self.plans.extend(model.strategy.plan(self.feature))
+                plan = self.plan(feature)
+                feature.planned_changes = len(plan.pieces)
+                feature.flagged = plan.flagged
+                self.plans.extend(plan.pieces)
             effort, defects = self.plans.popleft()
-            self.change = model.new_change(self, self.feature, effort, defects, kind="feature", created=now)
+            self.change = self.backlog.new_change(self.index, self.feature, effort, defects, kind="feature", created=now)
         change = self.change
-        block = min(model.scenario.team.focus_block, change.effort_hours - change.coded_hours)
+        block = min(self.settings.focus_block, change.effort_hours - change.coded_hours)
         yield from self.work(block, "coding", change.change_id)
         change.coded_hours += block
         if change.first_commit < 0:
@@ -122,12 +196,12 @@ class Developer:
             change.enter("coding", self.env.now)
         if change.coded_hours >= change.effort_hours - EPS:
             self.change = None
-            model.flow.submit(change)
+            self.flow.submit(change)
 
     def idle(self) -> Generator:
         """Wait until poked (logged as ``waiting`` working hours); an incident page is answered."""
         self.wake = self.env.event()
-        idle = self.model.idle_developers
+        idle = self.team.idle
         idle[self.index] = self
         start = self.env.now
         try:
@@ -142,7 +216,7 @@ class Developer:
             yield from self.answer_pages()
 
     def _log_wait(self, start: float) -> None:
-        hours = self.model.calendar.working_hours_between(start, self.env.now)
+        hours = self.calendar.working_hours_between(start, self.env.now)
         if hours > 0:
             self.record("waiting", start, self.env.now, hours, -1)
 
@@ -151,7 +225,7 @@ class Developer:
 
         An incident page interrupts the work; it resumes afterwards with what is left.
         """
-        calendar = self.model.calendar
+        calendar = self.calendar
         remaining = hours
         while remaining > EPS:
             start = self.env.now
@@ -169,18 +243,18 @@ class Developer:
 
     def record(self, activity: str, start: float, end: float, hours: float, detail: int) -> None:
         """Log a stretch of this developer's time; a stretch that continues their previous one extends it."""
-        rows = self.model.log.activity
+        rows = self.log.activity
         last = self._last_row
         if last >= 0:
             row = rows[last]
-            if row[1] == activity and row[5] == detail and row[3] == start:
-                rows[last] = (self.index, activity, row[2], end, row[4] + hours, detail)
+            if row.activity == activity and row.detail == detail and row.end_hours == start:
+                rows[last] = ActivityRecord(self.index, activity, row.start_hours, end, row.working_hours + hours, detail)
                 return
         self._last_row = len(rows)
-        rows.append((self.index, activity, start, end, hours, detail))
+        rows.append(ActivityRecord(self.index, activity, start, end, hours, detail))
 
     def work_around_the_clock(self, hours: float, activity: str, detail: int = -1) -> Generator:
-        """Spend ``hours`` of wall-clock time (incident response ignores the calendar)."""
+        """Spend ``hours`` clock hours on ``activity`` (incident response ignores the calendar)."""
         start = self.env.now
         yield self.env.timeout(hours)
         self.record(activity, start, self.env.now, hours, detail)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from trunksim.units import format_duration, parse_duration
 from trunksim.scenario.schema import Scenario
-from trunksim.strategies.registry import REGISTRY, _module
+from trunksim.strategies.registry import REGISTRY, params_model, strategy_class
 
 
 def _is_duration(field: Any) -> bool:
@@ -62,8 +62,8 @@ def parameter_table() -> str:
             continue
         lines.append(f"| `{path}` | {default} | {description} |")
     for name in REGISTRY:
-        params = _module(name).Params
-        lines += ["", f"## strategy `{name}`", "", _module(name).STRATEGY.description, "", "| field | default | meaning, unit |", "| --- | --- | --- |"]
+        params = params_model(name)
+        lines += ["", f"## strategy `{name}`", "", strategy_class(name).description, "", "| field | default | meaning, unit |", "| --- | --- | --- |"]
         for path, default, description in _rows(params, "strategy."):
             if path == "strategy.name":
                 default = name

@@ -19,7 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from trunksim.scenario.distributions import DurationDistribution, Exponential, LogNormal
 from trunksim.units import Hours, PositiveHours
-from trunksim.strategies.registry import StrategyParameters
+from trunksim.strategies.registry import parameter_union
+
+StrategyParameters = parameter_union()
+"""Any registered strategy's parameters, told apart by ``name``."""
 
 SCHEMA_VERSION = 1
 """The scenario schema version this package reads."""

@@ -8,6 +8,9 @@ and the fix is merged back into ``develop``. When QA is over and every fix has l
 the release merges into ``main``, which deploys (``deployment.mode: continuous`` deploys
 it at once). Production fixes go through hotfix branches cut from ``main``, merged into
 ``main`` (and deployed) and back into ``develop``. Back-merges can conflict.
+
+QA's finding draw is the defect's ``strategy_u``, fixed when the defect is born (common
+random numbers: a higher ``qa_detection_probability`` can only find more).
 """
 
 from __future__ import annotations
@@ -16,9 +19,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from trunksim.engine.merging import lines_landed_since
-from trunksim.units import Hours, PositiveHours
-from trunksim.strategies.base import Strategy, StrategyParams
+from trunksim.strategies.base import Plan, Strategy, StrategyParams
+from trunksim.units import ClockHours, PositiveClockHours, PositiveWorkingHours
 
 DEVELOP = "develop"
 MAIN = "main"
@@ -28,9 +30,9 @@ class Params(StrategyParams):
     """Parameters of GitFlow."""
 
     name: Literal["gitflow"]
-    release_cadence: PositiveHours = Field(336.0, description="time between release cuts, hours (336 = two weeks)")
-    release_offset: Hours = Field(58.0, description="time of the first release cut, hours after the start (Wednesday 10:00)")
-    qa_duration: PositiveHours = Field(24.0, description="QA stabilisation of a release branch, working hours")
+    release_cadence: PositiveClockHours = Field(336.0, description="time between release cuts, clock hours (336 = two weeks)")
+    release_offset: ClockHours = Field(58.0, description="time of the first release cut, clock hours after the start (Wednesday 10:00)")
+    qa_duration: PositiveWorkingHours = Field(24.0, description="QA stabilisation of a release branch, working hours")
     qa_detection_probability: Annotated[float, Field(ge=0, le=1)] = Field(
         0.5, description="chance QA finds a given latent defect in the release, probability"
     )
@@ -38,119 +40,99 @@ class Params(StrategyParams):
         1, description="pull requests a feature branch is delivered in, pull requests"
     )
 
+    batch_field = "pull_requests_per_feature"
+    batch_advice = "fewer strategy.pull_requests_per_feature"
+
+    def changes_per_feature(self, effort_hours: float, lines: float) -> float:
+        """One change per pull request."""
+        return float(self.pull_requests_per_feature)
+
+    def release_interval_hours(self) -> float:
+        """A release every ``release_cadence``."""
+        return self.release_cadence
+
 
 class GitFlow(Strategy):
     """develop, release branches with QA, main, hotfix branches."""
 
+    Params = Params
     name = "gitflow"
     description = "features merge to develop; release branches cut on a cadence, stabilised by QA, merged to main and deployed; hotfix branches from main"
     integration_branch = DEVELOP
     production_branch = MAIN
 
-    def __init__(self, params: Params, model) -> None:
-        super().__init__(params, model)
+    def __init__(self, params: Params, port) -> None:
+        super().__init__(params, port)
         self.releases = 0
         self.open_fixes: dict[int, int] = {}
         self.fixes_done: dict[int, object] = {}
         self.cut_at: dict[int, float] = {}
+        self.release_of: dict[int, int] = {}  # change id → number of the release it was cut into
 
     def plan(self, feature):
-        return self.split(feature, self.params.pull_requests_per_feature)
+        return Plan(self.split(feature, self.params.pull_requests_per_feature))
 
     def start(self) -> None:
-        self.model.env.process(self.release_cycle())
+        self.port.start(self.release_cycle())
 
     def release_cycle(self):
         """Cut a release from develop's green head every ``release_cadence`` hours."""
-        env = self.model.env
+        port = self.port
         next_cut = self.params.release_offset
         while True:
-            yield env.timeout(max(0.0, next_cut - env.now))
+            yield port.after(max(0.0, next_cut - port.now))
             next_cut += self.params.release_cadence
-            develop = self.model.branches[DEVELOP]
-            green = develop.green_version
-            cut = [c for c in develop.pending if c.merge_version <= green and not c.breaks_build]
+            cut = port.take_green(DEVELOP)
             if not cut:
                 continue
-            taken = set(id(c) for c in cut)
-            develop.pending = [c for c in develop.pending if id(c) not in taken]
             self.releases += 1
-            env.process(self.stabilise(self.releases, cut))
+            port.start(self.stabilise(self.releases, cut))
 
     def stabilise(self, number: int, cut):
         """QA a release branch, wait for its fixes, merge it into main."""
-        from trunksim.engine.entities import Branch
-
-        model = self.model
-        env = model.env
+        port = self.port
         name = f"release/{number}"
-        branch = model.branches[name] = Branch(name)
-        self.cut_at[number] = env.now
+        port.create_branch(name)
+        self.cut_at[number] = port.now
         for change in cut:
-            change.release = number
-        qa_end = model.calendar.finish_time(env.now, self.params.qa_duration)
+            self.release_of[change.change_id] = number
+        qa_end = port.working_to_clock(port.now, self.params.qa_duration)
         p_find = self.params.qa_detection_probability
-        found = [
-            d for c in cut for d in c.defects if not d.fixed and not d.found_by and d.qa_u < p_find
-        ]
+        found = [d for c in cut for d in c.defects if not d.fixed and not d.found_by and d.strategy_u < p_find]
         self.open_fixes[number] = len(found)
-        done = self.fixes_done[number] = env.event()
+        done = self.fixes_done[number] = port.signal()
         if not found:
             done.succeed()
         for defect in found:
             # Findings spread over the QA period: u / p is uniform on [0, 1).
-            env.process(self.qa_finds(defect, (defect.qa_u / p_find) * (qa_end - env.now)))
-        yield env.timeout(qa_end - env.now)
+            port.start(self.qa_finds(defect, (defect.strategy_u / p_find) * (qa_end - port.now)))
+        yield port.after(qa_end - port.now)
         yield done
-        main = model.branches[MAIN]
-        main.version += 1
-        shipped = cut + branch.pending
-        for change in shipped:
-            change.merge_version = main.version
-            if change.target == name:
-                # The release branch is gone; if this fix is ever reverted it comes back through develop.
-                change.target = DEVELOP
-        main.pending.extend(shipped)
-        del model.branches[name]
-        model.branch_changed(main, lines=sum(c.lines for c in shipped))
+        shipped = cut + port.merged_into(name)
+        port.remove_branch(name, retarget_to=DEVELOP)  # a fix reverted later comes back through develop
+        port.land(shipped, onto=MAIN)
 
     def qa_finds(self, defect, delay: float):
         """QA reports a defect after ``delay`` hours; its author fixes it on the release branch."""
-        yield self.model.env.timeout(delay)
-        defect.found_by = "qa"
-        defect.found_at = self.model.env.now
-        self.model.repair(defect)
+        yield self.port.after(delay)
+        self.port.report_defect(defect, "qa")
 
     def fix_target(self, defect, kind: str) -> str:
         change = defect.change
-        if defect.found_by == "qa" and change is not None and f"release/{change.release}" in self.model.branches:
-            return f"release/{change.release}"
+        if defect.found_by == "qa" and change is not None:
+            release = f"release/{self.release_of.get(change.change_id, -1)}"
+            if self.port.has_branch(release):
+                return release
         return MAIN
 
-    def on_merged(self, change, branch) -> None:
-        if branch.name.startswith("release/"):
-            number = int(branch.name.split("/", 1)[1])
+    def on_merged(self, change, branch: str) -> None:
+        if branch.startswith("release/"):
+            number = int(branch.split("/", 1)[1])
             if change.fixes is not None:
-                change.fixes.repaired = True
+                self.port.mark_repaired(change.fixes)
             self.open_fixes[number] -= 1
             if self.open_fixes[number] == 0:
                 self.fixes_done[number].succeed()
-            self.back_merge(change, since=self.cut_at[number])
-        elif branch.name == MAIN and change.kind in ("fix", "hotfix"):
-            self.back_merge(change, since=change.created)
-
-    def back_merge(self, change, since: float) -> None:
-        """Merge a release or hotfix fix back into develop; it may conflict."""
-        model = self.model
-        develop = model.branches[DEVELOP]
-        landed = lines_landed_since(develop, since)
-        conflict = model.flow.merge_u() < model.merge_model.conflict_probability(change.lines, landed)
-        model.log.merges.append((change.change_id, DEVELOP, model.env.now, change.lines, landed, int(conflict), False))
-        if conflict:
-            change.conflicts += 1
-            model.developers[change.author].assign(1, model.flow.resolve_conflict(change))
-        develop.version += 1
-        model.branch_changed(develop, lines=change.lines)
-
-
-STRATEGY = GitFlow
+            self.port.back_merge(change, onto=DEVELOP, since=self.cut_at[number])
+        elif branch == MAIN and change.kind in ("fix", "hotfix"):
+            self.port.back_merge(change, onto=DEVELOP, since=change.created)

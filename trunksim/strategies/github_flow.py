@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from trunksim.strategies.base import Strategy, StrategyParams
+from trunksim.strategies.base import Plan, Strategy, StrategyParams
 
 
 class Params(StrategyParams):
@@ -25,17 +25,22 @@ class Params(StrategyParams):
         1, description="pull requests a feature branch is delivered in, pull requests"
     )
 
+    batch_field = "pull_requests_per_feature"
+    batch_advice = "fewer strategy.pull_requests_per_feature"
+
+    def changes_per_feature(self, effort_hours: float, lines: float) -> float:
+        """One change per pull request."""
+        return float(self.pull_requests_per_feature)
+
 
 class GitHubFlow(Strategy):
     """One branch and pull request per feature, merged to main; main deploys."""
 
+    Params = Params
     name = "github-flow"
     description = "a branch and pull request per feature, reviewed and merged to main; main deploys"
     integration_branch = "main"
     production_branch = "main"
 
     def plan(self, feature):
-        return self.split(feature, self.params.pull_requests_per_feature)
-
-
-STRATEGY = GitHubFlow
+        return Plan(self.split(feature, self.params.pull_requests_per_feature))

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from trunksim.strategies.base import Strategy, StrategyParams
+from trunksim.strategies.base import Plan, Strategy, StrategyParams
 
 
 class Params(StrategyParams):
@@ -26,10 +26,19 @@ class Params(StrategyParams):
     )
     feature_flags: bool = Field(True, description="unfinished features merge dark behind a flag, turned on when complete")
 
+    batch_field = "max_change_lines"
+    batch_advice = "a larger strategy.max_change_lines"
+    reference_changes_per_feature = 6.0
+
+    def changes_per_feature(self, effort_hours: float, lines: float) -> float:
+        """E[ceil(L / m)] for a feature of L lines well above m."""
+        return max(1.0, lines / self.max_change_lines + 0.5)
+
 
 class TrunkBased(Strategy):
     """Small batches merged to trunk behind flags; trunk deploys."""
 
+    Params = Params
     name = "trunk-based"
     description = "small changes merged to trunk at least daily, dark behind feature flags; trunk deploys"
     integration_branch = "trunk"
@@ -37,8 +46,4 @@ class TrunkBased(Strategy):
 
     def plan(self, feature):
         pieces = self.pieces_for(feature.lines, self.params.max_change_lines)
-        feature.flagged = self.params.feature_flags and pieces > 1
-        return self.split(feature, pieces)
-
-
-STRATEGY = TrunkBased
+        return Plan(self.split(feature, pieces), flagged=self.params.feature_flags and pieces > 1)
