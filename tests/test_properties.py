@@ -44,6 +44,9 @@ STRATEGY_PARAMETERS = {
     "trunk-based": st.fixed_dictionaries(
         {"max_change_lines": st.sampled_from([20, 50, 100, 250, 400]), "feature_flags": st.booleans()}
     ),
+    "scaled-trunk-based": st.fixed_dictionaries(
+        {"max_branch_hours": st.sampled_from(["2h", "4h", "8h", "16h"]), "feature_flags": st.booleans()}
+    ),
     "github-flow": st.fixed_dictionaries({"pull_requests_per_feature": st.integers(1, 4)}),
     "gitflow": st.fixed_dictionaries(
         {
