@@ -22,11 +22,20 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
-def test_strategies_lists_the_three_registered_strategies():
+def test_strategies_lists_every_registered_strategy():
+    from trunksim.strategies.registry import REGISTRY
+
     result = invoke("strategies")
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["trunk-based", "github-flow", "gitflow"]
+    assert names == list(REGISTRY)
+    assert {"trunk-based", "scaled-trunk-based", "github-flow", "gitflow"} <= set(names)
+
+
+def test_an_unknown_dora_year_is_refused():
+    result = runner.invoke(app, ["run", str(SCENARIOS / "trunk-based.yaml"), "--dora-year", "2019"])
+    assert result.exit_code == 1
+    assert "--dora-year: unknown DORA year 2019 (allowed: 2023, 2024)" in result.output
 
 
 def test_schema_is_valid_json_describing_the_scenario():
@@ -101,7 +110,7 @@ def test_metrics_profile_and_levels_reach_the_output(tmp_path):
 def test_an_unknown_metrics_profile_is_refused():
     result = runner.invoke(app, ["run", str(SCENARIOS / "trunk-based.yaml"), "--metrics-profile", "sonar"])
     assert result.exit_code == 1
-    assert "trunksim, fourkeys, devlake" in result.output
+    assert "--metrics-profile: unknown metrics profile 'sonar' (allowed: trunksim, fourkeys, devlake)" in result.output
 
 
 def test_export_writes_four_keys_tables(tmp_path):

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from trunksim.experiment import median_interval
+from trunksim.stats import median_interval
 from trunksim.metrics import dora, flow
 from trunksim.metrics.window import Window
 

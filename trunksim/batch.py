@@ -27,7 +27,20 @@ from typing import Any, Optional, Sequence
 import pandas as pd
 
 from trunksim.executors import completed, executor_for
-from trunksim.experiment import Measure, Point, columns_for, progress_bar, replicate, resolve, summarize
+from trunksim.io import parquet_available, write_csv, write_parquet, write_text
+from trunksim.experiment import (
+    Measure,
+    Point,
+    RunOptions,
+    columns_for,
+    progress_bar,
+    replicate,
+    resolve,
+    summarize,
+    takes_run_options,
+)
+from trunksim.metrics.levels import LEVELS, level_shares
+from trunksim.report import write_report
 from trunksim.scenario.size import check_size
 
 MANIFEST_VERSION = 1
@@ -57,17 +70,13 @@ def scenario_hash(point: Point, seed: int, replications: int, measure: Measure =
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so that readers see the old content or the new, never half of it."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+RESULTS_FLOAT_FORMAT = "%.10g"
+"""How floats are printed in results CSV files (``runs/NNN.csv``, ``replications.csv``, ``summary.csv``): equal frames give equal bytes."""
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Atomically write a CSV with fixed float formatting (byte-identical for equal frames)."""
-    atomic_write_text(path, frame.to_csv(index=False, float_format="%.10g", lineterminator="\n"))
-    return path
+def write_results_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """Atomically write a results CSV with :data:`RESULTS_FLOAT_FORMAT`; returns the path."""
+    return write_csv(frame, path, float_format=RESULTS_FLOAT_FORMAT)
 
 
 class Batch:
@@ -110,7 +119,7 @@ class Batch:
             return {}
 
     def _write_manifest(self) -> None:
-        atomic_write_text(self.folder / "manifest.json", json.dumps({**self.header, "scenarios": self.entries}, indent=2, default=str))
+        write_text(self.folder / "manifest.json", json.dumps({**self.header, "scenarios": self.entries}, indent=2, default=str))
 
     def pending(self) -> list[int]:
         """Indices of points still to run."""
@@ -118,7 +127,7 @@ class Batch:
 
     def record(self, index: int, rows: list[dict], seconds: float, columns: list[str]) -> None:
         """A point finished: write its rows, then mark it done in the manifest."""
-        write_csv(pd.DataFrame(rows, columns=columns), self.folder / self.entries[index]["file"])
+        write_results_csv(pd.DataFrame(rows, columns=columns), self.folder / self.entries[index]["file"])
         self.entries[index].update(done=True, seconds=round(seconds, 3))
         self._write_manifest()
 
@@ -129,21 +138,16 @@ class Batch:
         return frame.reindex(columns=columns)
 
 
+@takes_run_options
 def run_batch(
     points: Sequence[Point],
     out: str | os.PathLike,
     *,
-    replications: Optional[int] = None,
-    seed: Optional[int] = None,
-    jobs: int = 1,
-    scheduler: Optional[str] = None,
-    executor: Any = None,
     resume: bool = False,
-    progress: bool = False,
     plots: bool = True,
     report: bool = True,
-    metrics_profile: str = "trunksim",
-    dora_year: int = 2023,
+    options: Optional[RunOptions] = None,
+    **keywords: Any,
 ) -> pd.DataFrame:
     """Run points into an output folder, writing each as it finishes; return all rows.
 
@@ -153,27 +157,26 @@ def run_batch(
         Scenarios (or sweep points) to run.
     out : path
         Output folder (created).
-    replications, seed : int, optional
-        As in :func:`trunksim.experiment.run`.
-    jobs, scheduler, executor
-        Local processes, a Dask scheduler address, or an executor/Dask client.
     resume : bool
         Keep finished points recorded in ``out/manifest.json`` whose content hash still
         matches; run only the rest.
-    progress, plots, report : bool
-        Progress bar; write ``plots/*.png``; write ``report.html``.
-    metrics_profile, dora_year
-        As in :func:`trunksim.experiment.run`.
+    plots, report : bool
+        Write ``plots/*.png``; write ``report.html``.
+    options : RunOptions, optional
+        How to run and measure, as in :func:`trunksim.experiment.run`.
+    replications, seed, jobs, scheduler, executor, progress, metrics_profile, dora_year
+        Keyword arguments setting the fields of :class:`~trunksim.experiment.RunOptions`.
 
     Raises
     ------
     BatchInterrupted
         On Ctrl-C or SIGTERM, after everything finished has been written.
     """
+    options = RunOptions.of(options, keywords, "run_batch")
     for point in points:
         check_size(point.scenario)
-    n, root = resolve(points, replications, seed)
-    measure = Measure(metrics_profile, dora_year)
+    n, root = resolve(points, options.replications, options.seed)
+    measure = options.measure
     folder = Path(out)
     batch = Batch(folder, points, root, n, resume, measure)
     columns = columns_for(points)
@@ -182,7 +185,8 @@ def run_batch(
     rows: dict[int, dict[int, dict]] = {i: {} for i in pending}
     started = {i: time.perf_counter() for i in pending}
     try:
-        with executor_for(jobs=jobs, scheduler=scheduler, executor=executor) as pool, progress_bar(len(tasks), progress) as bar:
+        with executor_for(jobs=options.jobs, scheduler=options.scheduler, executor=options.executor) as pool, \
+                progress_bar(len(tasks), options.progress) as bar:
             for index, row in completed(replicate, tasks, pool):
                 point_index, replication = pending[index // n], index % n
                 rows[point_index][replication] = row
@@ -207,12 +211,10 @@ def summary_with_levels(summary: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFr
     """
     if "dora_level" not in frame or frame.empty:
         return summary
-    from trunksim.metrics.levels import level_shares
-
     shares = level_shares(frame)
     rows = []
     for _, row in shares.iterrows():
-        for level in ("elite", "high", "medium", "low"):
+        for level in LEVELS:
             rows.append(
                 {
                     "scenario": row["scenario"], "strategy": row["strategy"], "metric": f"dora_level_{level}_share",
@@ -226,18 +228,11 @@ def summary_with_levels(summary: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFr
 def write_outputs(frame: pd.DataFrame, folder: Path, *, points: Sequence[Point] = (), plots: bool = True, report: bool = True) -> dict[str, Path]:
     """Write ``replications.csv`` (and ``.parquet``), ``summary.csv``, plots and the HTML report."""
     folder.mkdir(parents=True, exist_ok=True)
-    written = {"replications": write_csv(frame, folder / "replications.csv")}
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        temporary = folder / ".replications.parquet.tmp"
-        frame.to_parquet(temporary, index=False)
-        os.replace(temporary, folder / "replications.parquet")
-        written["parquet"] = folder / "replications.parquet"
+    written = {"replications": write_results_csv(frame, folder / "replications.csv")}
+    if parquet_available():
+        written["parquet"] = write_parquet(frame, folder / "replications.parquet")
     summary = summarize(frame)
-    written["summary"] = write_csv(summary_with_levels(summary, frame), folder / "summary.csv")
+    written["summary"] = write_results_csv(summary_with_levels(summary, frame), folder / "summary.csv")
     plot_paths: dict[str, Path] = {}
     if plots:
         from trunksim import plotting
@@ -245,7 +240,5 @@ def write_outputs(frame: pd.DataFrame, folder: Path, *, points: Sequence[Point] 
         plot_paths = plotting.save_standard_plots(frame, folder / "plots")
         written.update({f"plot:{k}": v for k, v in plot_paths.items()})
     if report:
-        from trunksim.report import write_report
-
         written["report"] = write_report(frame, summary, [p.scenario for p in points], plot_paths, folder / "report.html")
     return written

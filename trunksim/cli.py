@@ -119,31 +119,30 @@ def run_command(
     """Run scenarios (or sweeps) and write replications.csv, summary.csv, plots/ and report.html to OUT."""
     from trunksim.batch import BatchInterrupted, run_batch
     from trunksim.engine.model import SimulationLimitError
+    from trunksim.experiment import RunOptions, summarize
+    from trunksim.metrics import DORA_COLUMNS, check_profile, check_year
+    from trunksim.report import comparison_table
     from trunksim.scenario.loading import ScenarioError
-    from trunksim.experiment import comparison_table
-    from trunksim.metrics import DORA_COLUMNS
 
-    from trunksim.metrics import PROFILES
-
-    if metrics_profile not in PROFILES:
-        _fail(f"--metrics-profile: unknown profile {metrics_profile!r} (allowed: {', '.join(PROFILES)})")
-    if dora_year not in (2023, 2024):
-        _fail(f"--dora-year: unknown year {dora_year} (allowed: 2023, 2024)")
+    for flag, check, value in (("--metrics-profile", check_profile, metrics_profile), ("--dora-year", check_year, dora_year)):
+        try:
+            check(value)
+        except ValueError as error:
+            _fail(f"{flag}: {error}")
+    options = RunOptions(
+        replications=replications, seed=seed, jobs=jobs, scheduler=scheduler, progress=not quiet,
+        metrics_profile=metrics_profile, dora_year=dora_year,
+    )
     points = _load_points(scenarios, assignments, grid)
     try:
         with _sigterm_as_interrupt():
-            frame = run_batch(
-                points, out, replications=replications, seed=seed, jobs=jobs, scheduler=scheduler, resume=resume,
-                progress=not quiet, plots=plots, metrics_profile=metrics_profile, dora_year=dora_year,
-            )
+            frame = run_batch(points, out, options=options, resume=resume, plots=plots)
     except BatchInterrupted as stop:
         _fail(str(stop), 130)
     except ScenarioError as error:  # a sweep point too big to run
         _fail(str(error))
     except SimulationLimitError as error:
         _fail(f"error: {error}")
-    from trunksim.experiment import summarize
-
     typer.echo(comparison_table(summarize(frame, DORA_COLUMNS), DORA_COLUMNS).to_string())
     typer.echo(f"\nresults in {out}/: replications.csv, summary.csv, report.html{', plots/' if plots else ''}")
 

@@ -10,21 +10,22 @@ ordered by scenario then replication, and each replication's streams depend only
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import itertools
 import json
-import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, Union
 
-import numpy as np
 import pandas as pd
 
 from trunksim.engine.model import DeliveryModel
 from trunksim.executors import completed, executor_for
-from trunksim.metrics import METRIC_COLUMNS, compute_metrics
+from trunksim.metrics import DEFAULT_LEVEL_YEAR, METRIC_COLUMNS, check_profile, check_year, compute_metrics
 from trunksim.scenario.schema import Scenario
 from trunksim.scenario.size import check_size
+from trunksim.stats import describe, paired_difference
 from trunksim.tables import Run
 
 ScenarioLike = Union[Scenario, str, os.PathLike]
@@ -36,18 +37,111 @@ ID_COLUMNS: tuple[str, ...] = ("scenario", "strategy", "replication", "seed")
 
 @dataclass(frozen=True)
 class Measure:
-    """How replications are measured: the metric profile and the State of DevOps year for levels."""
+    """How replications are measured: the metric profile and the State of DevOps year for levels.
+
+    The part of :class:`RunOptions` that travels with every replication task (to worker
+    processes or a Dask cluster) and into a batch's content hash.
+    """
 
     profile: str = "trunksim"
-    year: int = 2023
+    year: int = DEFAULT_LEVEL_YEAR
 
     def __post_init__(self) -> None:
-        from trunksim.metrics import PROFILES
+        check_profile(self.profile)
+        check_year(self.year)
 
-        if self.profile not in PROFILES:
-            raise ValueError(f"unknown metrics profile {self.profile!r}; known: {', '.join(PROFILES)}")
-        if self.year not in (2023, 2024):
-            raise ValueError(f"unknown State of DevOps year {self.year}; known: 2023, 2024")
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How replications are run and measured: the options of :func:`run`, :func:`sweep` and ``run_batch``.
+
+    Each field is also a keyword argument of those functions, so
+    ``run(scenarios, replications=20, seed=1, jobs=2)`` is
+    ``run(scenarios, options=RunOptions(replications=20, seed=1, jobs=2))``; keywords
+    given with ``options`` replace its fields. The metrics profile and DORA year are
+    checked when the options are made.
+
+    Attributes
+    ----------
+    replications : int, optional
+        Replications per scenario; defaults to the first scenario's
+        ``simulation.replications``.
+    seed : int, optional
+        Root seed; defaults to the first scenario's ``simulation.seed``.
+    jobs : int
+        Local worker processes; results are identical for any value.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``); replications run on its
+        workers; results are identical.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Run on this executor instead (e.g. a Dask client; not closed afterwards);
+        results are identical.
+    progress : bool
+        Show a progress bar (tqdm; notebook-aware).
+    metrics_profile : {"trunksim", "fourkeys", "devlake"}
+        Whose rules measure the DORA columns (:mod:`trunksim.metrics.profiles`).
+    dora_year : {2023, 2024}
+        State of DevOps edition for ``dora_level`` (:mod:`trunksim.metrics.levels`).
+    """
+
+    replications: Optional[int] = None
+    seed: Optional[int] = None
+    jobs: int = 1
+    scheduler: Optional[str] = None
+    executor: Any = None
+    progress: bool = False
+    metrics_profile: str = "trunksim"
+    dora_year: int = DEFAULT_LEVEL_YEAR
+
+    def __post_init__(self) -> None:
+        check_profile(self.metrics_profile)
+        check_year(self.dora_year)
+
+    @property
+    def measure(self) -> Measure:
+        """The metric profile and DORA year, as each replication task carries them."""
+        return Measure(self.metrics_profile, self.dora_year)
+
+    @classmethod
+    def of(cls, options: "RunOptions | None", keywords: Mapping[str, Any], caller: str = "run") -> "RunOptions":
+        """``options`` (default: all defaults) with ``keywords`` replacing its fields.
+
+        Raises
+        ------
+        TypeError
+            A keyword is not a field, worded as Python words it for an unknown keyword
+            argument of ``caller``.
+        ValueError
+            An unknown metrics profile or DORA year.
+        """
+        unknown = [name for name in keywords if name not in RUN_OPTION_NAMES]
+        if unknown:
+            raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+        return dataclasses.replace(options if options is not None else cls(), **keywords)
+
+
+RUN_OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RunOptions))
+"""The fields of :class:`RunOptions`: the keyword arguments :func:`run`, :func:`sweep` and ``run_batch`` share."""
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def takes_run_options(function: _F) -> _F:
+    """Declare :class:`RunOptions`' fields as keyword-only parameters of ``function``'s signature.
+
+    ``function`` takes them as ``**keywords`` and builds its options with
+    :meth:`RunOptions.of`; this decorator only makes ``help()``, ``inspect.signature``
+    and notebooks show them (with their defaults), so the list is written once, in
+    :class:`RunOptions`.
+    """
+    signature = inspect.signature(function)
+    kept = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    added = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+        for f in dataclasses.fields(RunOptions)
+    ]
+    function.__signature__ = signature.replace(parameters=kept + added)  # type: ignore[attr-defined]
+    return function
 
 
 @dataclass(frozen=True)
@@ -117,16 +211,12 @@ def as_points(scenarios: ScenarioLike | Point | Sequence[ScenarioLike | Point]) 
     return [item if isinstance(item, Point) else Point(as_scenario(item)) for item in items]
 
 
+@takes_run_options
 def run(
     scenarios: ScenarioLike | Point | Sequence[ScenarioLike | Point],
     *,
-    replications: int | None = None,
-    seed: int | None = None,
-    jobs: int = 1,
-    executor: Any = None,
-    progress: bool = False,
-    metrics_profile: str = "trunksim",
-    dora_year: int = 2023,
+    options: Optional[RunOptions] = None,
+    **keywords: Any,
 ) -> pd.DataFrame:
     """Run replications of one or several scenarios under common random numbers.
 
@@ -134,21 +224,11 @@ def run(
     ----------
     scenarios : Scenario, path, Point, or a sequence of them
         Scenarios to run; several make a paired comparison.
-    replications : int, optional
-        Replications per scenario; defaults to the first scenario's
-        ``simulation.replications``.
-    seed : int, optional
-        Root seed; defaults to the first scenario's ``simulation.seed``.
-    jobs : int
-        Local worker processes; results are identical for any value.
-    executor : concurrent.futures.Executor or dask.distributed.Client, optional
-        Run on this executor instead (e.g. a Dask client); results are identical.
-    progress : bool
-        Show a progress bar (tqdm; notebook-aware).
-    metrics_profile : {"trunksim", "fourkeys", "devlake"}
-        Whose rules measure the DORA columns (:mod:`trunksim.metrics.profiles`).
-    dora_year : {2023, 2024}
-        State of DevOps edition for ``dora_level``.
+    options : RunOptions, optional
+        How to run and measure (defaults: :class:`RunOptions`).
+    replications, seed, jobs, scheduler, executor, progress, metrics_profile, dora_year
+        Keyword arguments setting the fields of :class:`RunOptions` (described there),
+        e.g. ``run(scenarios, replications=20, seed=1, jobs=2)``.
 
     Returns
     -------
@@ -160,17 +240,21 @@ def run(
     ------
     trunksim.scenario.loading.ScenarioError
         A scenario is too large to run as written (see :mod:`trunksim.scenario.size`).
+    ValueError
+        No scenario, fewer than one replication, or an unknown metrics profile or DORA year.
     """
+    options = RunOptions.of(options, keywords, "run")
     points = as_points(scenarios)
     if not points:
         raise ValueError("run() needs at least one scenario")
     for point in points:
         check_size(point.scenario)
-    n, root = resolve(points, replications, seed)
-    measure = Measure(metrics_profile, dora_year)
+    n, root = resolve(points, options.replications, options.seed)
+    measure = options.measure
     tasks = [(point, root, k, measure) for point in points for k in range(n)]
     rows: list[Optional[dict]] = [None] * len(tasks)
-    with executor_for(jobs=jobs, executor=executor) as pool, progress_bar(len(tasks), progress) as bar:
+    with executor_for(jobs=options.jobs, scheduler=options.scheduler, executor=options.executor) as pool, \
+            progress_bar(len(tasks), options.progress) as bar:
         for index, row in completed(replicate, tasks, pool):
             rows[index] = row
             bar.update()
@@ -259,59 +343,27 @@ def _value_at(scenario: Scenario, path: str) -> Any:
     return value
 
 
+@takes_run_options
 def sweep(
     scenario: ScenarioLike,
     grid: Mapping[str, Sequence[Any]] | None = None,
     *,
     variants: Sequence[Mapping[str, Any]] | None = None,
-    replications: int | None = None,
-    seed: int | None = None,
-    jobs: int = 1,
-    executor: Any = None,
-    progress: bool = False,
-    metrics_profile: str = "trunksim",
-    dora_year: int = 2023,
+    options: Optional[RunOptions] = None,
+    **keywords: Any,
 ) -> pd.DataFrame:
-    """Run a parameter sweep: ``run`` over :func:`expand_sweep`'s points.
+    """Run a parameter sweep: :func:`run` over :func:`expand_sweep`'s points.
 
     The frame carries one column per swept dotted path (``"ci.runners"``), or a
     ``variant`` column. Every point shares the seeds, so the sweep is paired.
+    ``options`` and the keyword arguments (:class:`RunOptions`' fields) are as in :func:`run`.
     """
+    options = RunOptions.of(options, keywords, "sweep")
     points = expand_sweep(as_scenario(scenario), grid, variants)
-    return run(
-        points, replications=replications, seed=seed, jobs=jobs, executor=executor, progress=progress,
-        metrics_profile=metrics_profile, dora_year=dora_year,
-    )
+    return run(points, options=options)
 
 
 # -- summaries --------------------------------------------------------------------------------
-def median_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
-    """A distribution-free confidence interval for the median (binomial order statistics).
-
-    With ``n`` sorted values ``x(1) <= ... <= x(n)`` the interval is ``[x(j+1), x(n-j)]``,
-    where ``j`` is the largest integer with ``P(Binomial(n, 1/2) <= j) <= (1 - confidence) / 2``;
-    its coverage is ``1 - 2 P(Binomial(n, 1/2) <= j) >= confidence`` (Conover, *Practical
-    Nonparametric Statistics*). Below six values no such ``j`` exists and the interval is
-    the sample range (coverage under the nominal level). NaN values are ignored.
-    """
-    values = np.sort(np.asarray(values, dtype=float))
-    values = values[~np.isnan(values)]
-    n = len(values)
-    if n == 0:
-        return math.nan, math.nan
-    alpha = (1.0 - confidence) / 2.0
-    below = np.nonzero(_binomial_half_cdf(n) <= alpha)[0]
-    j = int(below[-1]) if len(below) else 0  # values excluded on each side
-    return float(values[j]), float(values[n - 1 - j])
-
-
-def _binomial_half_cdf(n: int) -> np.ndarray:
-    """``P(Binomial(n, 1/2) <= i)`` for ``i = 0 .. n // 2`` (log-space, so large ``n`` is fine)."""
-    i = np.arange(n // 2 + 1)
-    log_pmf = np.array([math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) for k in i]) - n * math.log(2.0)
-    return np.cumsum(np.exp(log_pmf))
-
-
 def numeric_metrics(frame: pd.DataFrame) -> list[str]:
     """The metric columns of a results frame that are numbers."""
     return [m for m in METRIC_COLUMNS if m in frame and pd.api.types.is_numeric_dtype(frame[m])]
@@ -324,7 +376,8 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.D
     median_ci95_high, p2_5, p97_5`` and, against the first scenario (the baseline, under
     common random numbers), ``baseline, paired_diff_median, paired_diff_ci95_low,
     paired_diff_ci95_high`` — the median of per-replication differences with its 95%
-    interval (the baseline's own rows have zero difference).
+    interval (the baseline's own rows have zero difference). The statistics are
+    :func:`trunksim.stats.describe` and :func:`trunksim.stats.paired_difference`.
     """
     metrics = list(metrics) if metrics is not None else numeric_metrics(frame)
     order = list(dict.fromkeys(frame["scenario"]))
@@ -334,42 +387,9 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.D
     for name in order:
         part = frame[frame["scenario"] == name].set_index("replication")
         for metric in metrics:
-            values = part[metric].to_numpy(dtype=float)
-            finite = values[~np.isnan(values)]
-            low, high = median_interval(values)
-            paired = (part[metric] - base[metric].reindex(part.index)).to_numpy(dtype=float)
-            d_low, d_high = median_interval(paired)
-            paired_finite = paired[~np.isnan(paired)]
-            rows.append(
-                {
-                    "scenario": name,
-                    "strategy": part["strategy"].iloc[0],
-                    "metric": metric,
-                    "replications": int(len(finite)),
-                    "mean": float(finite.mean()) if len(finite) else math.nan,
-                    "median": float(np.median(finite)) if len(finite) else math.nan,
-                    "median_ci95_low": low,
-                    "median_ci95_high": high,
-                    "p2_5": float(np.percentile(finite, 2.5)) if len(finite) else math.nan,
-                    "p97_5": float(np.percentile(finite, 97.5)) if len(finite) else math.nan,
-                    "baseline": baseline,
-                    "paired_diff_median": float(np.median(paired_finite)) if len(paired_finite) else math.nan,
-                    "paired_diff_ci95_low": d_low,
-                    "paired_diff_ci95_high": d_high,
-                }
-            )
+            row: dict[str, Any] = {"scenario": name, "strategy": part["strategy"].iloc[0], "metric": metric}
+            row.update(describe(part[metric]))
+            row["baseline"] = baseline
+            row.update(paired_difference(part[metric], base[metric]))
+            rows.append(row)
     return pd.DataFrame(rows)
-
-
-def comparison_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """A wide table for people: one row per metric, one column per scenario, ``median [low, high]``."""
-    cells = summary[summary["metric"].isin(metrics)].copy()
-
-    def fmt(row: pd.Series) -> str:
-        if math.isnan(row["median"]):
-            return "n/a"
-        return f"{row['median']:.3g} [{row['median_ci95_low']:.3g}, {row['median_ci95_high']:.3g}]"
-
-    cells["cell"] = cells.apply(fmt, axis=1)
-    table = cells.pivot(index="metric", columns="scenario", values="cell")
-    return table.reindex(index=[m for m in metrics if m in set(cells["metric"])], columns=list(dict.fromkeys(summary["scenario"])))

@@ -16,6 +16,7 @@ meanings), each as CSV and as JSON lines, plus ``metadata.json``.
   CSV, a JSON array in one cell).
 * ``metadata.json``: the epoch, the run's end (the dashboard's "now"), the start of the
   measurement window (end of the warm-up), scenario, strategy, seed, replication.
+* Every file is UTF-8 with ``\n`` line ends, written atomically (:mod:`trunksim.io`).
 
 Which rows go in, and why, is in :mod:`trunksim.metrics.profiles`; the ``fourkeys``
 metric profile is computed from exactly these tables, so recomputing the Four Keys
@@ -31,10 +32,11 @@ from typing import TYPE_CHECKING, Any, Union
 
 import pandas as pd
 
+from trunksim.io import write_csv, write_text
 from trunksim.metrics.profiles import EPOCH, fourkeys_tables, timestamps
 
 if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.engine.model import Run
+    from trunksim.tables import Run
 
 FOURKEYS_COLUMNS: dict[str, tuple[str, ...]] = {
     "changes": ("source", "event_type", "change_id", "time_created"),
@@ -62,13 +64,6 @@ def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, An
             record[name] = value
         records.append(record)
     return records
-
-
-def _write_atomically(path: Path, text: str) -> Path:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(temporary, path)
-    return path
 
 
 def export_fourkeys(run: "Run", folder: Union[str, os.PathLike], formats: tuple[str, ...] = ("csv", "jsonl")) -> dict[str, Path]:
@@ -103,10 +98,10 @@ def export_fourkeys(run: "Run", folder: Union[str, os.PathLike], formats: tuple[
             if "changes" in frame:
                 frame["changes"] = [json.dumps(v) for v in frame["changes"]]
             path = out / f"{name}.csv"
-            written[path.name] = _write_atomically(path, frame.to_csv(index=False, lineterminator="\n"))
+            written[path.name] = write_csv(frame, path)
         if "jsonl" in formats:
             path = out / f"{name}.jsonl"
-            written[path.name] = _write_atomically(path, "".join(json.dumps(r) + "\n" for r in records))
+            written[path.name] = write_text(path, "".join(json.dumps(r) + "\n" for r in records))
     settings = run.scenario.simulation
     now, since = timestamps(pd.Series([settings.duration, settings.warm_up]))
     metadata = {
@@ -121,5 +116,5 @@ def export_fourkeys(run: "Run", folder: Union[str, os.PathLike], formats: tuple[
         "change_id": "trunksim change id as 40 hexadecimal digits",
         "timestamps": "ISO-8601 UTC, truncated to whole seconds; simulation hour 0 = epoch",
     }
-    written["metadata.json"] = _write_atomically(out / "metadata.json", json.dumps(metadata, indent=2) + "\n")
+    written["metadata.json"] = write_text(out / "metadata.json", json.dumps(metadata, indent=2) + "\n")
     return written

@@ -1,6 +1,10 @@
 """A self-contained HTML report: scenarios, summary and comparison tables, every plot embedded.
 
 One file a lead can mail to their team: no external assets, images as base64 PNG.
+
+A reader of results: it is given the replications frame, its summary
+(``trunksim.summarize``), the scenarios and the paths of plots already drawn, and runs
+nothing itself.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from trunksim.io import write_text
 from trunksim.metrics import DORA_COLUMNS
 
 STYLE = """
@@ -26,6 +31,23 @@ th { background: #f0f4f8; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; margin: .8rem 0; border: 1px solid #eee; }
 .lesson { color: #444; font-style: italic; } .muted { color: #777; font-size: .9rem; }
 """
+
+
+def comparison_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """A wide table for people: one row per metric, one column per scenario, ``median [low, high]``.
+
+    ``summary`` is a summary frame (``trunksim.summarize``); metrics it lacks are left out.
+    """
+    cells = summary[summary["metric"].isin(metrics)].copy()
+
+    def fmt(row: pd.Series) -> str:
+        if math.isnan(row["median"]):
+            return "n/a"
+        return f"{row['median']:.3g} [{row['median_ci95_low']:.3g}, {row['median_ci95_high']:.3g}]"
+
+    cells["cell"] = cells.apply(fmt, axis=1)
+    table = cells.pivot(index="metric", columns="scenario", values="cell")
+    return table.reindex(index=[m for m in metrics if m in set(cells["metric"])], columns=list(dict.fromkeys(summary["scenario"])))
 
 
 def _img(path: Path) -> str:
@@ -49,9 +71,20 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def render_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequence, plots: Mapping[str, Path]) -> str:
-    """The report as one HTML string."""
+    """The report as one HTML string.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Replications (``trunksim.run``).
+    summary : pandas.DataFrame
+        Its summary (``trunksim.summarize``), first scenario the baseline.
+    scenarios : sequence of Scenario
+        The scenarios run (name, strategy, description and lesson are shown).
+    plots : mapping of name → path
+        PNG files to embed, in order.
+    """
     from trunksim import __version__
-    from trunksim.experiment import comparison_table
 
     reps = frame["replication"].nunique() if len(frame) else 0
     parts = [
@@ -93,9 +126,5 @@ def render_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequenc
 
 
 def write_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequence, plots: Mapping[str, Path], path: str | os.PathLike) -> Path:
-    """Write :func:`render_report` to ``path`` atomically; returns the path."""
-    from trunksim.batch import atomic_write_text
-
-    path = Path(path)
-    atomic_write_text(path, render_report(frame, summary, scenarios, plots))
-    return path
+    """Write :func:`render_report` to ``path`` atomically (UTF-8); returns the path."""
+    return write_text(path, render_report(frame, summary, scenarios, plots))

@@ -15,12 +15,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from trunksim.tables import STAGES
 from trunksim.metrics import dora, flow, levels, profiles
+from trunksim.metrics.levels import check_year
+from trunksim.metrics.profiles import check_profile
 from trunksim.metrics.window import Window
+from trunksim.tables import STAGES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.engine.model import Run
+    from trunksim.tables import Run
 
 DORA_COLUMNS: tuple[str, ...] = (
     "deploys_per_day",
@@ -62,7 +64,10 @@ METRIC_COLUMNS: tuple[str, ...] = DORA_COLUMNS + FLOW_COLUMNS + LEVEL_COLUMNS
 """Every metric column of ``trunksim.run`` and ``replications.csv``, in order."""
 
 PROFILES: tuple[str, ...] = profiles.PROFILES
-"""Metric profiles: ``trunksim`` (default), ``fourkeys``, ``devlake``."""
+"""Metric profiles: ``trunksim`` (default), ``fourkeys``, ``devlake`` (checked by :func:`check_profile`)."""
+
+YEARS: tuple[int, ...] = levels.YEARS
+"""State of DevOps editions with a level table: 2023, 2024 (checked by :func:`check_year`)."""
 
 DEFAULT_LEVEL_YEAR = 2023
 """State of DevOps edition used for ``dora_level`` unless ``year`` says otherwise."""
@@ -105,21 +110,15 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
         incident), then ``dora_level`` (str) and ``dora_quick_check_score`` (0-10),
         both computed from this profile's DORA columns.
     """
-    if profile not in PROFILES:
-        raise ValueError(f"unknown metrics profile {profile!r}; known: {', '.join(PROFILES)}")
+    check_profile(profile)
+    check_year(year)
     w = window_of(run)
     changes, deployments, incidents = run.changes, run.deployments, run.incidents
     ci_runs, activity, merges = run.ci_runs, run.activity, run.merges
     delivered = flow.delivered_changes(changes, w)
     features = run.features
-    values = {
-        "deploys_per_day": dora.deploys_per_day(deployments, w),
-        "lead_time_median_hours": dora.lead_time_median_hours(changes, w),
-        "lead_time_p90_hours": dora.lead_time_p90_hours(changes, w),
-        "change_failure_rate": dora.change_failure_rate(deployments, incidents, w),
-        "change_failure_rate_escaped": dora.change_failure_rate(deployments, incidents, w, escaped_only=True),
-        "recovery_time_median_hours": dora.recovery_time_median_hours(incidents, w),
-        "rework_rate": dora.rework_rate(deployments, w),
+    values = profiles.trunksim_profile(run)
+    values.update({
         "lead_time_mean_hours": dora.lead_time_mean_hours(changes, w),
         "merge_to_production_median_hours": dora.merge_to_production_median_hours(changes, w),
         "review_wait_mean_hours": flow.review_wait_mean_hours(changes, w),
@@ -138,7 +137,7 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
         "changes_delivered_per_week": flow.per_week(changes["deployed_hours"], w),
         "features_delivered_per_week": flow.per_week(features["completed_hours"], w),
         "changes_in_flight_at_end": float((changes["state"] == "in_flight").sum()),
-    }
+    })
     values.update(flow.stage_mean_hours(changes, w))
     if profile != "trunksim":
         measured = profiles.profile_metrics(run, profile)
@@ -149,6 +148,6 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
 
 
 __all__ = [
-    "DEFAULT_LEVEL_YEAR", "DORA_COLUMNS", "FLOW_COLUMNS", "LEVEL_COLUMNS", "METRIC_COLUMNS", "PROFILES", "RATE_COLUMNS",
-    "compute_metrics", "window_of",
+    "DEFAULT_LEVEL_YEAR", "DORA_COLUMNS", "FLOW_COLUMNS", "LEVEL_COLUMNS", "METRIC_COLUMNS", "PROFILES", "RATE_COLUMNS", "YEARS",
+    "check_profile", "check_year", "compute_metrics", "window_of",
 ]

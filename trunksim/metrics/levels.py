@@ -1,7 +1,7 @@
 """DORA performance levels (State of DevOps 2023 and 2024) and the DORA Quick Check score.
 
 The State of DevOps reports describe four clusters of respondents, not cut-offs
-(``../shared/REFERENCES.md``); turning them into a classifier of one replication is
+(``docs/references.md``); turning them into a classifier of one replication is
 trunksim's own rule, stated here and in ``docs/metrics.md``.
 
 Per metric (``deploys_per_day`` = d, lead time and recovery time in hours; a month is
@@ -65,7 +65,7 @@ CFR_CENTRES: dict[int, dict[str, float]] = {
     2023: {"elite": 0.05, "high": 0.10, "medium": 0.15, "low": 0.64},
     2024: {"elite": 0.05, "high": 0.20, "medium": 0.10, "low": 0.40},
 }
-"""Change failure rate cluster centres of the State of DevOps reports (REFERENCES.md)."""
+"""Change failure rate cluster centres of the State of DevOps reports (``docs/references.md``)."""
 
 RECOVERY_LIMITS_HOURS: dict[int, tuple[tuple[float, str], ...]] = {
     2023: ((1.0, "elite"), (24.0, "high"), (HOURS_PER_WEEK, "medium")),
@@ -77,14 +77,25 @@ def _undefined(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _check_year(year: int) -> None:
+def check_year(year: int) -> int:
+    """``year`` if it is a State of DevOps edition with a level table (:data:`YEARS`).
+
+    The one check of a DORA year in trunksim (``compute_metrics``, ``trunksim.run``,
+    ``--dora-year``, the classifiers here).
+
+    Raises
+    ------
+    ValueError
+        ``unknown DORA year 2019 (allowed: 2023, 2024)``.
+    """
     if year not in YEARS:
-        raise ValueError(f"no DORA level table for {year}; known: {', '.join(map(str, YEARS))}")
+        raise ValueError(f"unknown DORA year {year!r} (allowed: {', '.join(map(str, YEARS))})")
+    return year
 
 
 def deployment_frequency_level(deploys_per_day: float, year: int = 2023) -> Optional[str]:
     """Level of a deployment frequency (deployments per 24-h day): elite ≥ 1, high ≥ 1/7, medium ≥ 1/30.44, else low."""
-    _check_year(year)
+    check_year(year)
     if _undefined(deploys_per_day):
         return None
     if deploys_per_day >= 1.0:
@@ -98,7 +109,7 @@ def deployment_frequency_level(deploys_per_day: float, year: int = 2023) -> Opti
 
 def lead_time_level(hours: float, year: int = 2023) -> Optional[str]:
     """Level of a median lead time: elite < 1 day, high < 1 week, medium < 1 month (730.5 h), else low."""
-    _check_year(year)
+    check_year(year)
     if _undefined(hours):
         return None
     for limit, level in ((24.0, "elite"), (HOURS_PER_WEEK, "high"), (HOURS_PER_MONTH, "medium")):
@@ -109,7 +120,7 @@ def lead_time_level(hours: float, year: int = 2023) -> Optional[str]:
 
 def change_failure_rate_level(rate: float, year: int = 2023) -> Optional[str]:
     """Level whose published cluster centre is nearest to ``rate`` (ties to the better level)."""
-    _check_year(year)
+    check_year(year)
     if _undefined(rate):
         return None
     centres = CFR_CENTRES[year]
@@ -118,7 +129,7 @@ def change_failure_rate_level(rate: float, year: int = 2023) -> Optional[str]:
 
 def recovery_time_level(hours: float, year: int = 2023) -> Optional[str]:
     """Level of a median failed deployment recovery time (2023: < 1 h, < 1 day, < 1 week; 2024: < 1 h, < 1 day)."""
-    _check_year(year)
+    check_year(year)
     if _undefined(hours):
         return None
     for limit, level in RECOVERY_LIMITS_HOURS[year]:

@@ -1,7 +1,7 @@
 """Metric profiles: one simulated history measured by the rules of Four Keys and of Apache DevLake.
 
 DORA numbers are argued over because tools define them differently. A *profile* is a
-set of rules; ``trunksim`` (DESIGN.md §4, :mod:`trunksim.metrics.dora`) is the default,
+set of rules; ``trunksim`` (``docs/metrics.md``, :mod:`trunksim.metrics.dora`) is the default,
 ``fourkeys`` and ``devlake`` re-measure the same run the way those tools would. Every
 function here is a pure function of the run's event tables.
 
@@ -81,8 +81,11 @@ from typing import TYPE_CHECKING, Any, Iterable, Union
 import numpy as np
 import pandas as pd
 
+from trunksim.metrics import dora, levels
+from trunksim.metrics.window import Window
+
 if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.engine.model import Run
+    from trunksim.tables import Run
 
 EPOCH = datetime(2026, 1, 5, tzinfo=timezone.utc)
 """Simulation hour 0 as a wall-clock instant: Monday 2026-01-05 00:00 UTC."""
@@ -94,6 +97,23 @@ BUCKET_COLUMNS: tuple[str, ...] = (
     "deployment_frequency_bucket", "lead_time_bucket", "change_failure_rate_bucket", "recovery_time_bucket",
 )
 """The tool's own label for each metric (Four Keys and DevLake dashboards); None under trunksim."""
+
+
+def check_profile(profile: str) -> str:
+    """``profile`` if it is a metrics profile (:data:`PROFILES`).
+
+    The one check of a profile name in trunksim (``compute_metrics``,
+    :func:`profile_metrics`, ``trunksim.run``, ``--metrics-profile``).
+
+    Raises
+    ------
+    ValueError
+        ``unknown metrics profile 'jira' (allowed: trunksim, fourkeys, devlake)``.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown metrics profile {profile!r} (allowed: {', '.join(PROFILES)})")
+    return profile
+
 
 SOURCE = "trunksim"
 """The ``source`` column of the Four Keys tables."""
@@ -365,6 +385,32 @@ def devlake_profile(run: "Run") -> dict[str, Any]:
     }
 
 
+# -- trunksim ------------------------------------------------------------------------------
+def trunksim_profile(run: "Run") -> dict[str, float]:
+    """The DORA columns by trunksim's own rules (:mod:`trunksim.metrics.dora`), over the run's measurement window.
+
+    Returns
+    -------
+    dict
+        ``deploys_per_day``, ``lead_time_median_hours``, ``lead_time_p90_hours``,
+        ``change_failure_rate``, ``change_failure_rate_escaped``,
+        ``recovery_time_median_hours``, ``rework_rate`` (the order of
+        ``trunksim.metrics.DORA_COLUMNS``).
+    """
+    settings = run.scenario.simulation
+    w = Window(settings.warm_up, settings.duration)
+    changes, deployments, incidents = run.changes, run.deployments, run.incidents
+    return {
+        "deploys_per_day": dora.deploys_per_day(deployments, w),
+        "lead_time_median_hours": dora.lead_time_median_hours(changes, w),
+        "lead_time_p90_hours": dora.lead_time_p90_hours(changes, w),
+        "change_failure_rate": dora.change_failure_rate(deployments, incidents, w),
+        "change_failure_rate_escaped": dora.change_failure_rate(deployments, incidents, w, escaped_only=True),
+        "recovery_time_median_hours": dora.recovery_time_median_hours(incidents, w),
+        "rework_rate": dora.rework_rate(deployments, w),
+    }
+
+
 # -- all profiles ----------------------------------------------------------------------
 def profile_metrics(run: "Run", profile: str = "trunksim") -> dict[str, Any]:
     """The DORA metrics of one run under one profile, with the tool's bucket labels.
@@ -384,16 +430,12 @@ def profile_metrics(run: "Run", profile: str = "trunksim") -> dict[str, Any]:
         other trunksim DORA columns where the profile defines them, and
         :data:`BUCKET_COLUMNS` (None under trunksim).
     """
+    check_profile(profile)
     if profile == "fourkeys":
         return fourkeys_profile(run)
     if profile == "devlake":
         return devlake_profile(run)
-    if profile != "trunksim":
-        raise ValueError(f"unknown metrics profile {profile!r}; known: {', '.join(PROFILES)}")
-    from trunksim.metrics import DORA_COLUMNS, compute_metrics
-
-    values = compute_metrics(run)
-    result: dict[str, Any] = {name: values[name] for name in DORA_COLUMNS}
+    result: dict[str, Any] = trunksim_profile(run)
     result.update({name: None for name in BUCKET_COLUMNS})
     return result
 
@@ -418,8 +460,6 @@ def compare_profiles(run_or_runs: Union["Run", Iterable["Run"]], profiles: Itera
         recovery_time_median_hours``, the bucket labels, ``dora_level`` and
         ``dora_quick_check_score``.
     """
-    from trunksim.metrics import levels
-
     runs = [run_or_runs] if hasattr(run_or_runs, "frames") else list(run_or_runs)
     rows = []
     for run in runs:

@@ -2,8 +2,8 @@
 
 :func:`save_standard_plots` draws on :class:`matplotlib.figure.Figure` objects made
 directly, not through pyplot, so it leaves no figures open and works without a display
-(in a batch, a CLI or a worker process). Each file is written to a temporary name and
-moved into place, so an interrupted run never leaves half a PNG behind.
+(in a batch, a CLI or a worker process). Each file is written atomically
+(:func:`trunksim.io.atomic_path`), so an interrupted run never leaves half a PNG behind.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from trunksim.io import atomic_path
 from trunksim.plotting.results import dora_panel, level_shares, metric_distribution, stage_breakdown
-from trunksim.plotting.style import DORA_PLOT_METRICS, _style
+from trunksim.plotting.style import DORA_PLOT_METRICS, projector_style
 from trunksim.plotting.sweeps import sweep_parameters, sweep_plot, tornado
 
 _TORNADO_METRICS = ("lead_time_median_hours", "deploys_per_day")
@@ -51,13 +52,12 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Pa
 
     def save(figure, name: str) -> None:
         path = folder / f"{name}.png"
-        temporary = folder / f".{name}.png.tmp"
-        figure.savefig(temporary, dpi=110, format="png")
-        temporary.replace(path)
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, dpi=110, format="png")
         written[name] = path
 
     save(dora_panel(frame), "dora")
-    with _style():
+    with projector_style():
         for metric in DORA_PLOT_METRICS:
             figure = Figure(figsize=(7.5, 5), layout="constrained")
             metric_distribution(frame, metric, ax=figure.subplots())

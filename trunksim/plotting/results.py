@@ -23,16 +23,16 @@ from trunksim.plotting.style import (
     LEVELS,
     OKABE_ITO,
     STAGE_LABELS,
-    _axes,
-    _legend_below,
-    _legible,
-    _percent,
-    _stage_handles,
-    _stage_style,
-    _style,
-    _text_colour,
-    _wrapped,
+    axes_or_new,
     label,
+    legend_below,
+    make_legible,
+    percent_format,
+    projector_style,
+    stage_handles,
+    stage_style,
+    text_colour,
+    wrapped_labels,
 )
 
 
@@ -58,7 +58,7 @@ def metric_distribution(frame: pd.DataFrame, metric: str, ax=None, log: Optional
     -------
     matplotlib.axes.Axes
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     names = _scenarios(frame)
     data = [frame.loc[frame["scenario"] == n, metric].dropna().to_numpy(dtype=float) for n in names]
     positions = np.arange(1, len(names) + 1)
@@ -84,7 +84,7 @@ def metric_distribution(frame: pd.DataFrame, metric: str, ax=None, log: Optional
             ax.hlines(y, pos - 0.3, pos + 0.3, color="black", linewidth=2.5, zorder=4)
             ax.annotate(f"{med:.3g}", (pos + 0.32, y), va="center", fontsize=12)
     ax.set_xticks(positions)
-    ax.set_xticklabels(_wrapped(names), rotation=0)
+    ax.set_xticklabels(wrapped_labels(names), rotation=0)
     ax.set_xlim(0.4, len(names) + 0.9)
     if log:
         ticks = ax.get_yticks()
@@ -92,7 +92,7 @@ def metric_distribution(frame: pd.DataFrame, metric: str, ax=None, log: Optional
         ax.set_yticklabels([f"{10 ** t:.3g}" for t in ticks])
     ax.set_title(label(metric))
     ax.grid(axis="y", alpha=0.3)
-    _legible(ax)
+    make_legible(ax)
     return ax
 
 
@@ -100,7 +100,7 @@ def dora_panel(frame: pd.DataFrame, metrics: Sequence[str] = DORA_PLOT_METRICS):
     """A figure with one distribution panel per DORA metric; returns the figure."""
     from matplotlib.figure import Figure
 
-    with _style():
+    with projector_style():
         cols = 3
         rows = math.ceil(len(metrics) / cols)
         figure = Figure(figsize=(6 * cols, 4.6 * rows), layout="constrained")
@@ -124,14 +124,14 @@ def stage_breakdown(frame: pd.DataFrame, ax=None):
     -------
     matplotlib.axes.Axes
     """
-    ax = _axes(ax, figsize=(11, 2.2 + 0.9 * frame["scenario"].nunique()))
+    ax = axes_or_new(ax, figsize=(11, 2.2 + 0.9 * frame["scenario"].nunique()))
     names = _scenarios(frame)
     left = np.zeros(len(names))
     for stage in STAGES:
         column = f"stage_{stage}_mean_hours"
         values = np.array([np.nanmedian(frame.loc[frame["scenario"] == n, column].to_numpy(dtype=float)) for n in names])
         values = np.nan_to_num(values)
-        ax.barh(names, values, left=left, label=STAGE_LABELS[stage], height=0.7, **_stage_style(stage))
+        ax.barh(names, values, left=left, label=STAGE_LABELS[stage], height=0.7, **stage_style(stage))
         left += values
     for y, total in enumerate(left):
         ax.annotate(f" {total:.3g} h", (total, y), va="center", ha="left", fontsize=12)
@@ -139,9 +139,9 @@ def stage_breakdown(frame: pd.DataFrame, ax=None):
     ax.invert_yaxis()
     ax.set_xlabel("mean hours per delivered change")
     ax.set_title("Where lead time goes")
-    _legend_below(ax, handles=_stage_handles(), ncol=4)
+    legend_below(ax, handles=stage_handles(), ncol=4)
     ax.grid(axis="x", alpha=0.3)
-    _legible(ax)
+    make_legible(ax)
     return ax
 
 
@@ -172,7 +172,7 @@ def level_shares(frame: pd.DataFrame, ax=None, *, by: str = "scenario", column: 
     order = list(LEVELS) + others
     counts = pd.crosstab(frame[by], levels).reindex(index=groups, columns=order, fill_value=0)
     shares = counts.div(counts.sum(axis=1).replace(0, np.nan), axis=0).fillna(0.0)
-    ax = _axes(ax, figsize=(10, 2.0 + 0.8 * len(groups)))
+    ax = axes_or_new(ax, figsize=(10, 2.0 + 0.8 * len(groups)))
     y = np.arange(len(groups))
     left = np.zeros(len(groups))
     for level in order:
@@ -181,15 +181,15 @@ def level_shares(frame: pd.DataFrame, ax=None, *, by: str = "scenario", column: 
         ax.barh(y, width, left=left, color=colour, label=level, height=0.7, edgecolor="white", linewidth=1)
         for yi, (l, w) in enumerate(zip(left, width)):
             if w >= 0.08:
-                ax.text(l + w / 2, yi, f"{w:.0%}", ha="center", va="center", fontsize=12, color=_text_colour(colour))
+                ax.text(l + w / 2, yi, f"{w:.0%}", ha="center", va="center", fontsize=12, color=text_colour(colour))
         left += width
     ax.set_yticks(y)
     ax.set_yticklabels(groups)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.xaxis.set_major_formatter(_percent())
+    ax.xaxis.set_major_formatter(percent_format())
     ax.set_xlabel("share of replications")
     ax.set_title("DORA performance level of each replication")
-    _legend_below(ax, ncol=len(order))
-    _legible(ax)
+    legend_below(ax, ncol=len(order))
+    make_legible(ax)
     return ax

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from trunksim.tables import STAGES
-from trunksim.plotting.style import STAGE_COLOURS, _INK, _axes, _legible, _stage_handles, _stage_style
+from trunksim.plotting.style import INK, STAGE_COLOURS, axes_or_new, make_legible, stage_handles, stage_style
 
 
 _PHASES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -87,7 +87,7 @@ def _shade_weekends(ax, run, start_hours: float, end_hours: float) -> bool:
         return False
     week = 168.0
     for w in range(int(start_hours // week), int(end_hours // week) + 1):
-        ax.axvspan((w * week + calendar.days_per_week * 24.0) / 24.0, (w + 1) * 7.0, color=_INK, alpha=0.06,
+        ax.axvspan((w * week + calendar.days_per_week * 24.0) / 24.0, (w + 1) * 7.0, color=INK, alpha=0.06,
                    linewidth=0, zorder=0)
     return True
 
@@ -156,20 +156,20 @@ def timeline(
     )
     lanes = {int(c): i for i, c in enumerate(chosen["change_id"])}
     n = len(lanes)
-    ax = _axes(ax, figsize=(14, 3.4 + 0.26 * max(n, 6)))
+    ax = axes_or_new(ax, figsize=(14, 3.4 + 0.26 * max(n, 6)))
 
     segments = stage_segments(chosen)
     for stage in STAGES:
         part = segments[segments["stage"] == stage]
         if len(part):
             ax.barh(part["change_id"].map(lanes), (part["end_hours"] - part["start_hours"]) / 24.0,
-                    left=part["start_hours"] / 24.0, height=0.75, zorder=2, **_stage_style(stage))
+                    left=part["start_hours"] / 24.0, height=0.75, zorder=2, **stage_style(stage))
     in_flight = chosen[chosen["deployed_hours"].isna()]
     for record in in_flight.to_dict("records"):
         y = lanes[int(record["change_id"])]
         coded = record["submitted_hours"] if pd.notna(record["submitted_hours"]) else end_of_run
         ax.barh(y, (coded - record["first_commit_hours"]) / 24.0, left=record["first_commit_hours"] / 24.0, height=0.75,
-                zorder=2, **_stage_style("coding"))
+                zorder=2, **stage_style("coding"))
         ax.barh(y, (end_of_run - coded) / 24.0, left=coded / 24.0, height=0.75, color="#DDDDDD", hatch="..",
                 edgecolor="#777777", linewidth=0, zorder=2)
     ends = list(chosen["deployed_hours"].fillna(end_of_run)) + [start + hours]
@@ -180,36 +180,36 @@ def timeline(
     deployments = run.deployments
     shown = deployments[(deployments["finished_hours"] >= left) & (deployments["finished_hours"] <= right)]
     kinds = (
-        (shown[(shown["kind"] != "hotfix") & ~shown["canary_failed"].astype(bool)], "^", _INK, "deployment"),
-        (shown[shown["kind"] == "hotfix"], "D", _INK, "hotfix deployment"),
+        (shown[(shown["kind"] != "hotfix") & ~shown["canary_failed"].astype(bool)], "^", INK, "deployment"),
+        (shown[shown["kind"] == "hotfix"], "D", INK, "hotfix deployment"),
         (shown[shown["canary_failed"].astype(bool)], "^", "white", "canary caught a fault"),
     )
-    handles = _stage_handles()
+    handles = stage_handles()
     for part, marker, face, name in kinds:
         ax.scatter(part["finished_hours"] / 24.0, np.full(len(part), deploy_row), marker=marker, s=90, facecolor=face,
-                   edgecolor=_INK, linewidths=1.2, zorder=4)
+                   edgecolor=INK, linewidths=1.2, zorder=4)
         handles.append(Line2D([], [], marker=marker, linestyle="", markersize=10, markerfacecolor=face,
-                              markeredgecolor=_INK, label=name))
+                              markeredgecolor=INK, label=name))
     incidents = run.incidents
     restored = incidents["restored_hours"].fillna(end_of_run)
     visible = incidents[(restored >= left) & (incidents["started_hours"] <= right)]
     for record in visible.to_dict("records"):
         finish = record["restored_hours"] if pd.notna(record["restored_hours"]) else end_of_run
         width = max((finish - record["started_hours"]) / 24.0, 0.04)
-        ax.barh(incident_row, width, left=record["started_hours"] / 24.0, height=0.6, color=_INK, zorder=4)
+        ax.barh(incident_row, width, left=record["started_hours"] / 24.0, height=0.6, color=INK, zorder=4)
         lane = lanes.get(int(record["change_id"]))
         if lane is not None:
-            ax.scatter([record["started_hours"] / 24.0], [lane], marker="X", s=120, color=_INK, edgecolor="white",
+            ax.scatter([record["started_hours"] / 24.0], [lane], marker="X", s=120, color=INK, edgecolor="white",
                        linewidths=1.0, zorder=5)
-    handles.append(Patch(facecolor=_INK, label="incident: failure → restored"))
-    handles.append(Line2D([], [], marker="X", linestyle="", markersize=11, markerfacecolor=_INK,
+    handles.append(Patch(facecolor=INK, label="incident: failure → restored"))
+    handles.append(Line2D([], [], marker="X", linestyle="", markersize=11, markerfacecolor=INK,
                           markeredgecolor="white", label="this change caused a failure"))
     if len(in_flight):
         handles.append(Patch(facecolor="#DDDDDD", hatch="..", edgecolor="#777777", label="not in production at the end"))
 
     weekends = _shade_weekends(ax, run, left, right)
     _day_axis(ax, left, right, weekends)
-    ax.axhline(-0.75, color=_INK, linewidth=0.8)
+    ax.axhline(-0.75, color=INK, linewidth=0.8)
     ax.set_ylim(max(n, 1) - 0.4, deploy_row - 0.8)
     ticks = [deploy_row, incident_row] + ([0, n - 1] if n > 1 else [0] if n else [])
     names = ["deploys", "incidents"] + (["first change", f"change {n}"] if n > 1 else ["change 1"] if n else [])
@@ -220,7 +220,7 @@ def timeline(
                           f"{start / 24:.0f}–{(start + hours) / 24:.0f}, from first commit to production")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    _legible(ax)
+    make_legible(ax)
     return ax
 
 
@@ -274,7 +274,7 @@ def ci_queue_and_red(run, ax=None, *, start: Optional[float] = None, hours: Opti
     end_of_run = float(run.scenario.simulation.duration)
     left = 0.0 if start is None else float(start)
     right = end_of_run if hours is None else min(left + float(hours), end_of_run)
-    ax = _axes(ax, figsize=(14, 4.8))
+    ax = axes_or_new(ax, figsize=(14, 4.8))
     steps = ci_occupancy(run.ci_runs)
     times = np.append(steps["time_hours"].to_numpy(), end_of_run) / 24.0
     waiting = np.append(steps["waiting"].to_numpy(), steps["waiting"].iloc[-1])
@@ -283,7 +283,7 @@ def ci_queue_and_red(run, ax=None, *, start: Optional[float] = None, hours: Opti
     ax.step(times, waiting, where="post", color="#8A7F00", linewidth=1.0, zorder=3)
     ax.step(times, running, where="post", color=STAGE_COLOURS["ci"], linewidth=2.0, zorder=3)
     runners = int(run.scenario.ci.runners)
-    ax.axhline(runners, color=_INK, linestyle="--", linewidth=1.5, zorder=3)
+    ax.axhline(runners, color=INK, linestyle="--", linewidth=1.5, zorder=3)
     status = run.branch_status
     branches = list(dict.fromkeys(status["branch"]))
     for record in status.to_dict("records"):
@@ -292,7 +292,7 @@ def ci_queue_and_red(run, ax=None, *, start: Optional[float] = None, hours: Opti
     handles = [
         Patch(facecolor=STAGE_COLOURS["ci_queue"], edgecolor="#8A7F00", label="runs waiting for a runner"),
         Line2D([], [], color=STAGE_COLOURS["ci"], linewidth=2.0, label="runs running"),
-        Line2D([], [], color=_INK, linestyle="--", linewidth=1.5, label=f"runners: {runners}"),
+        Line2D([], [], color=INK, linestyle="--", linewidth=1.5, label=f"runners: {runners}"),
         Patch(facecolor="#D55E00", alpha=0.3, label="red: " + (", ".join(branches) if branches else "never")),
     ]
     window = (steps["time_hours"] >= left) & (steps["time_hours"] <= right)
@@ -304,5 +304,5 @@ def ci_queue_and_red(run, ax=None, *, start: Optional[float] = None, hours: Opti
     ax.set_title(f"{run.scenario.name}: CI queue and red branches")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    _legible(ax)
+    make_legible(ax)
     return ax

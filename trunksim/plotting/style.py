@@ -1,15 +1,17 @@
 """The look shared by every trunksim plot: palette, fonts, labels and projector helpers.
 
 Colours are the Okabe–Ito colour-blind-safe palette; waiting stages are also hatched,
-so they read in grey scale too; no text is smaller than :data:`MIN_FONT`. The private
-helpers here (new axes, legible text, legends below the axes, the projector rc
-context) are shared by the other modules of :mod:`trunksim.plotting`. matplotlib is
-imported inside the functions that need it, so importing this module stays cheap.
+so they read in grey scale too; no text is smaller than :data:`MIN_FONT`. The helpers
+here (:func:`axes_or_new`, :func:`make_legible`, :func:`legend_below`,
+:func:`stage_style`, :func:`stage_handles`, :func:`projector_style`, ...) are shared by
+the other modules of :mod:`trunksim.plotting`. matplotlib is imported inside the
+functions that need it, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+from typing import Any, Iterator, Sequence
 
 from trunksim.tables import STAGES
 
@@ -81,7 +83,9 @@ MIN_FONT = 11.0
 """No text drawn by this module is smaller than this (points)."""
 
 _WAIT_HATCH = "///"
-_INK = "#000000"
+
+INK = "#000000"
+"""Colour of marks that are not a stage or a level: deployments, incidents, runner limits, weekends."""
 
 
 def use_projector_style() -> None:
@@ -91,7 +95,7 @@ def use_projector_style() -> None:
     matplotlib.rcParams.update(FONT)
 
 
-def _axes(ax, figsize=(7, 4.5)):
+def axes_or_new(ax, figsize=(7, 4.5)):
     """``ax`` itself, or the axes of a new figure of ``figsize`` inches when it is None."""
     if ax is not None:
         return ax
@@ -101,7 +105,7 @@ def _axes(ax, figsize=(7, 4.5)):
     return ax
 
 
-def _legible(ax) -> None:
+def make_legible(ax) -> None:
     """Raise every text of ``ax`` to the projector sizes (never below :data:`MIN_FONT`)."""
     ax.title.set_fontsize(max(ax.title.get_fontsize(), FONT["axes.titlesize"]))
     for text in (ax.xaxis.label, ax.yaxis.label):
@@ -118,7 +122,7 @@ def _legible(ax) -> None:
         legend.get_title().set_fontsize(max(legend.get_title().get_fontsize(), FONT["legend.title_fontsize"]))
 
 
-def _wrapped(names: Sequence[str], room: int = 48) -> list[str]:
+def wrapped_labels(names: Sequence[str], room: int = 48) -> list[str]:
     """Tick labels broken over lines when, side by side, they would run into each other."""
     import textwrap
 
@@ -133,14 +137,16 @@ def label(metric: str) -> str:
     return LABELS.get(metric, metric.replace("_", " "))
 
 
-def _stage_style(stage: str) -> dict[str, Any]:
+def stage_style(stage: str) -> dict[str, Any]:
+    """Keyword arguments that draw a bar of ``stage``: its colour, hatched if it is a waiting stage."""
     style: dict[str, Any] = {"color": STAGE_COLOURS[stage], "linewidth": 0}
     if stage in WAITING_STAGES:
         style.update(hatch=_WAIT_HATCH, edgecolor="white")
     return style
 
 
-def _stage_handles() -> list:
+def stage_handles() -> list:
+    """Legend handles for every stage, in :data:`STAGES` order, drawn as :func:`stage_style` draws them."""
     from matplotlib.patches import Patch
 
     return [
@@ -150,7 +156,7 @@ def _stage_handles() -> list:
     ]
 
 
-def _legend_below(ax, gap_inches: float = 0.75, **kwargs):
+def legend_below(ax, gap_inches: float = 0.75, **kwargs):
     """A legend centred under the axes, a fixed distance below them (clear of tick labels and x label)."""
     from matplotlib.transforms import ScaledTranslation
 
@@ -158,7 +164,7 @@ def _legend_below(ax, gap_inches: float = 0.75, **kwargs):
     return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=transform, frameon=False, **kwargs)
 
 
-def _text_colour(background: str) -> str:
+def text_colour(background: str) -> str:
     """Black or white, whichever reads better on ``background`` (WCAG relative luminance)."""
     from matplotlib.colors import to_rgb
 
@@ -169,22 +175,18 @@ def _text_colour(background: str) -> str:
     return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.18 else "white"
 
 
-def _percent():
+def percent_format():
+    """An axis formatter showing shares (0–1) as whole percentages."""
     from matplotlib.ticker import PercentFormatter
 
     return PercentFormatter(xmax=1.0, decimals=0)
 
 
-class _style:
-    """``with _style():`` draws at the projector font sizes (:data:`FONT`) without changing the defaults."""
+@contextlib.contextmanager
+def projector_style() -> Iterator[None]:
+    """``with projector_style():`` draws at the projector font sizes (:data:`FONT`) without changing the defaults."""
+    import matplotlib
 
-    def __enter__(self):
-        import matplotlib
-
-        self._context = matplotlib.rc_context(FONT)
-        self._context.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        return self._context.__exit__(*exc)
+    with matplotlib.rc_context(FONT):
+        yield
 

@@ -15,7 +15,8 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from trunksim.plotting.style import OKABE_ITO, _INK, _axes, _legend_below, _legible, label
+from trunksim.plotting.style import INK, OKABE_ITO, axes_or_new, label, legend_below, make_legible
+from trunksim.stats import median_interval
 
 
 def _is_ordered(values: pd.Series) -> bool:
@@ -71,7 +72,7 @@ def sweep_plot(
         One line per distinct value of this column (default ``"strategy"``).
     confidence : float
         Coverage of the band: a distribution-free interval for the median
-        (binomial order statistics, :func:`trunksim.experiment.median_interval`); with
+        (binomial order statistics, :func:`trunksim.stats.median_interval`); with
         few replications it widens to the sample range.
     points : bool
         Also show each replication as a faint dot.
@@ -82,8 +83,6 @@ def sweep_plot(
     -------
     matplotlib.axes.Axes
     """
-    from trunksim.experiment import median_interval
-
     data = frame[frame[parameter].notna()]
     ordered = _is_continuous(data[parameter])
     if ordered:
@@ -94,7 +93,7 @@ def sweep_plot(
         values = list(dict.fromkeys(data[parameter]))
     position = {v: (float(v) if ordered else float(i)) for i, v in enumerate(values)}
     groups = list(dict.fromkeys(data[by]))
-    ax = _axes(ax, figsize=(8, 5))
+    ax = axes_or_new(ax, figsize=(8, 5))
     for i, name in enumerate(groups):
         colour = OKABE_ITO[i % len(OKABE_ITO)]
         part = data[data[by] == name]
@@ -138,8 +137,8 @@ def sweep_plot(
     ax.set_title(label(metric))
     ax.grid(alpha=0.3)
     band = "band" if ordered else "bar"
-    _legend_below(ax, gap_inches=0.7, ncol=min(len(groups), 3), title=f"dot: median, {band}: {confidence:.0%} CI of the median")
-    _legible(ax)
+    legend_below(ax, gap_inches=0.7, ncol=min(len(groups), 3), title=f"dot: median, {band}: {confidence:.0%} CI of the median")
+    make_legible(ax)
     return ax
 
 
@@ -225,7 +224,7 @@ def tornado(
             medians = medians.sort_index()
         bars.append((p, medians, ordered, float(medians.max() - medians.min())))
     bars.sort(key=lambda bar: bar[3], reverse=True)
-    ax = _axes(ax, figsize=(10, 1.8 + 0.9 * max(len(bars), 1)))
+    ax = axes_or_new(ax, figsize=(10, 1.8 + 0.9 * max(len(bars), 1)))
     span = [centre] if np.isfinite(centre) else []
     for y, (p, medians, ordered, _) in enumerate(bars):
         low_value, high_value = medians.index[0], medians.index[-1]
@@ -241,7 +240,7 @@ def tornado(
                     label="range of medians")
             middle = float(medians.min() + medians.max()) / 2
         for m in medians.iloc[1:-1]:
-            ax.plot([m, m], [y - 0.3, y + 0.3], color=_INK, linewidth=1.5)
+            ax.plot([m, m], [y - 0.3, y + 0.3], color=INK, linewidth=1.5)
         ends = [(low_value, m_low), (high_value, m_high)] if len(medians) > 1 else [(low_value, m_low)]
         scale = max(float(medians.max() - medians.min()), abs(middle), 1e-9)
         for k, (value, m) in enumerate(ends):
@@ -252,7 +251,7 @@ def tornado(
             ax.annotate(_value_text(value), (m, y), xytext=(7 * direction, 0), textcoords="offset points",
                         ha="right" if direction < 0 else "left", va="center", fontsize=12)
     if np.isfinite(centre):
-        ax.axvline(centre, color=_INK, linewidth=1.5, label=f"baseline: {centre:.3g}")
+        ax.axvline(centre, color=INK, linewidth=1.5, label=f"baseline: {centre:.3g}")
     ax.set_yticks(np.arange(len(bars)))
     ax.set_yticklabels([bar[0] for bar in bars])
     ax.set_ylim(len(bars) - 0.4, -0.6)
@@ -265,6 +264,6 @@ def tornado(
     ax.grid(axis="x", alpha=0.3)
     handles, names = ax.get_legend_handles_labels()
     unique = dict(sorted(zip(names, handles), key=lambda item: ("lowest" not in item[0], item[0])))
-    _legend_below(ax, handles=list(unique.values()), labels=list(unique.keys()), ncol=2)
-    _legible(ax)
+    legend_below(ax, handles=list(unique.values()), labels=list(unique.keys()), ncol=2)
+    make_legible(ax)
     return ax
