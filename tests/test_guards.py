@@ -26,6 +26,8 @@ from trunksim.engine.model import DeliveryModel, SimulationLimitError
 from trunksim.experiment import simulate
 from trunksim.scenario import Scenario, ScenarioError, load_scenario
 from trunksim.scenario.size import MAX_CHANGES_PER_FEATURE, SizeEstimate, check_size, estimate
+from trunksim.strategies.base import StrategyParams
+from trunksim.strategies.registry import REGISTRY
 
 from conftest import ROOT, SCENARIOS, small
 
@@ -102,6 +104,72 @@ def test_a_trunk_cut_into_millions_of_changes_per_feature_is_refused_before_it_i
     assert f"at most {MAX_CHANGES_PER_FEATURE:,} changes" in problem.message
 
 
+def test_scaled_trunk_cut_into_tasks_of_seconds_is_refused_naming_its_own_batch_field():
+    scenario = Scenario.model_validate({"strategy": {"name": "scaled-trunk-based", "max_branch_hours": "1s"}})
+
+    problem = refusal(scenario)
+
+    assert problem.field == "strategy.max_branch_hours"
+    assert "(allowed: a larger strategy.max_branch_hours, so a feature is at most" in problem.message
+
+
+class ChunkedParams(StrategyParams):
+    """A strategy the size estimate has never heard of: it must ask, not guess by name."""
+
+    name: str = "chunked"
+    chunks: int = 3
+    release_every: float = 0.0
+
+    batch_field = "chunks"
+    batch_advice = "fewer strategy.chunks"
+    reference_changes_per_feature = 3.0
+
+    def changes_per_feature(self, effort_hours: float, lines: float) -> float:
+        return float(self.chunks)
+
+    def release_interval_hours(self) -> float:
+        return self.release_every
+
+
+def with_strategy(params: StrategyParams, **sections) -> Scenario:
+    base = Scenario.model_validate({"strategy": {"name": "github-flow"}, **sections})
+    return base.model_copy(update={"strategy": params})  # not validated: the union knows only registered strategies
+
+
+def test_the_estimate_asks_the_strategy_how_many_changes_a_feature_becomes():
+    assert estimate(with_strategy(ChunkedParams(chunks=7))).changes_per_feature == 7.0
+    assert estimate(with_strategy(ChunkedParams(chunks=1))).changes_per_feature == 1.0
+
+
+def test_the_estimate_asks_the_strategy_how_often_it_releases():
+    continuous = estimate(with_strategy(ChunkedParams()))
+    monthly = estimate(with_strategy(ChunkedParams(release_every=4 * 168.0)))
+
+    assert monthly.deployments == pytest.approx(12 / 4) and continuous.deployments > monthly.deployments
+
+
+def test_an_unknown_strategys_batch_field_is_named_when_it_makes_features_too_many_changes():
+    problem = refusal(with_strategy(ChunkedParams(chunks=MAX_CHANGES_PER_FEATURE + 1)))
+
+    assert problem.field == "strategy.chunks"
+    assert "(allowed: fewer strategy.chunks, so a feature is at most" in problem.message
+
+
+def test_an_unknown_strategys_batch_field_is_named_as_the_cause_of_too_many_events():
+    problem = refusal(with_strategy(ChunkedParams(chunks=3000)), limit=1_000)
+
+    assert problem.field == "strategy.chunks" and "(allowed: fewer strategy.chunks, or raise" in problem.message
+
+
+def test_a_strategy_without_a_batch_field_is_never_blamed():
+    class Whole(ChunkedParams):
+        batch_field = None
+
+    problem = refusal(with_strategy(Whole(chunks=1), team={"developers": 100_000}))
+
+    assert problem.field == "team.developers"
+
+
 def test_a_millennium_is_refused_naming_the_duration():
     problem = refusal(load_scenario(TRUNK, overrides={"simulation.duration": "52000w"}))
 
@@ -150,9 +218,9 @@ EXTREMES = st.fixed_dictionaries(
     {
         "team.developers": st.sampled_from([1, 7, 1000, 100_000]),
         "team.calendar.enabled": st.booleans(),
-        "team.focus_block": st.sampled_from(["1s", "2h", "1000w"]),
+        "team.focus_block": st.sampled_from(["1s", "2h", "168000h"]),  # working hours: no d or w
         "work.feature_effort": st.sampled_from(
-            ["0s", "1s", "16h", "1e6w", {"dist": "lognormal", "median": "1s", "p90": "1e300h"}, {"dist": "uniform", "low": 0, "high": 0}]
+            ["0s", "1s", "16h", "1.68e8h", {"dist": "lognormal", "median": "1s", "p90": "1e300h"}, {"dist": "uniform", "low": 0, "high": 0}]
         ),
         "work.lines_per_coding_hour": st.sampled_from([1e-9, 20, 10_000]),
         "work.defects_per_100_lines": st.sampled_from([0, 0.15, 100]),
@@ -170,7 +238,7 @@ EXTREMES = st.fixed_dictionaries(
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(strategy=st.sampled_from(["trunk-based", "github-flow", "gitflow"]), overrides=EXTREMES)
+@given(strategy=st.sampled_from(list(REGISTRY)), overrides=EXTREMES)
 def test_the_estimate_never_fails_and_the_guard_only_ever_refuses_with_a_scenario_error(strategy, overrides):
     scenario = Scenario.model_validate({"strategy": {"name": strategy}}).with_overrides(overrides)
 

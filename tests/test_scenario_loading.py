@@ -22,7 +22,7 @@ from trunksim.scenario import (
     parse_assignment,
     validate_paths,
 )
-from trunksim.scenario.distributions import Constant, LogNormal
+from trunksim.scenario.distributions import ClockConstant, WorkingConstant, WorkingLogNormal
 from trunksim.scenario.yamltree import MAX_DEPTH, MAX_FILE_BYTES
 from trunksim.strategies.registry import REGISTRY
 
@@ -77,20 +77,20 @@ def test_a_plain_number_or_duration_string_means_a_constant_distribution(tmp_pat
 
     scenario = load_scenario(path)
 
-    assert scenario.review.duration == Constant(dist="constant", value=0.75)
-    assert scenario.ci.duration == Constant(dist="constant", value=0.5)
+    assert scenario.review.duration == WorkingConstant(dist="constant", value=0.75)
+    assert scenario.ci.duration == ClockConstant(dist="constant", value=0.5)
 
 
 def test_a_mapping_with_only_a_value_means_a_constant_distribution(tmp_path):
     path = write(tmp_path, "s.yaml", MINIMAL + "review: {duration: {value: 1h}}\n")
 
-    assert load_scenario(path).review.duration == Constant(dist="constant", value=1.0)
+    assert load_scenario(path).review.duration == WorkingConstant(dist="constant", value=1.0)
 
 
 def test_a_lognormal_is_written_by_median_and_p90(tmp_path):
     path = write(tmp_path, "s.yaml", MINIMAL + "review: {duration: {dist: lognormal, median: 30m, p90: 2h}}\n")
 
-    assert load_scenario(path).review.duration == LogNormal(dist="lognormal", median=0.5, p90=2.0)
+    assert load_scenario(path).review.duration == WorkingLogNormal(dist="lognormal", median=0.5, p90=2.0)
 
 
 def test_yaml_merge_keys_pull_in_an_anchored_mapping(tmp_path):
@@ -356,7 +356,7 @@ def test_extends_deep_merges_mappings_and_the_child_wins(tmp_path):
     assert scenario.name == "child"
     assert (scenario.ci.runners, scenario.ci.post_merge) == (2, False)
     assert scenario.strategy.max_change_lines == 50
-    assert scenario.review.duration == Constant(dist="constant", value=0.5)
+    assert scenario.review.duration == WorkingConstant(dist="constant", value=0.5)
 
 
 def test_extends_chains_and_each_path_is_relative_to_the_file_that_says_it(tmp_path):
@@ -534,10 +534,10 @@ def test_with_overrides_returns_a_new_scenario_and_leaves_the_original_untouched
 def test_override_values_are_read_as_in_yaml_so_durations_take_units():
     scenario = Scenario.model_validate({"strategy": {"name": "gitflow"}})
 
-    changed = apply_overrides(scenario, {"ci.revert_time": "30m", "strategy.qa_duration": "2d", "ci.duration": "30m"})
+    changed = apply_overrides(scenario, {"ci.revert_time": "30m", "strategy.qa_duration": "16h", "ci.duration": "30m"})
 
-    assert (changed.ci.revert_time, changed.strategy.qa_duration) == (0.5, 48.0)
-    assert changed.ci.duration == Constant(dist="constant", value=0.5)
+    assert (changed.ci.revert_time, changed.strategy.qa_duration) == (0.5, 16.0)
+    assert changed.ci.duration == ClockConstant(dist="constant", value=0.5)
 
 
 def test_unknown_override_path_is_reported_as_an_override_problem():
@@ -581,7 +581,7 @@ def test_load_scenario_overrides_fill_sections_the_file_left_out(tmp_path):
     scenario = load_scenario(path, overrides={"deployment.canary.enabled": True, "review.duration": "10m"})
 
     assert scenario.deployment.canary.enabled
-    assert scenario.review.duration == Constant(dist="constant", value=1 / 6)
+    assert scenario.review.duration == WorkingConstant(dist="constant", value=1 / 6)
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))
@@ -589,7 +589,7 @@ def test_round_trip_without_overrides_gives_an_equal_scenario(name):
     scenario = Scenario.model_validate(
         {
             "strategy": {"name": name},
-            "work": {"feature_effort": {"dist": "empirical", "values": ["1h", "3h", "2d"]}},
+            "work": {"feature_effort": {"dist": "empirical", "values": ["1h", "3h", "16h"]}},
             "review": {"duration": {"dist": "triangular", "low": "10m", "mode": "20m", "high": "2h"}},
             "ci": {"duration": "12m", "triage_time": {"dist": "uniform", "low": "5m", "high": "1h"}},
             "sweep": {"grid": {"ci.runners": [2, 4, 8]}},
@@ -627,7 +627,7 @@ def test_parsed_assignments_feed_load_scenario(tmp_path):
 
     scenario = load_scenario(path, overrides=dict(parse_assignment(t) for t in ["ci.runners=6", "ci.duration=20m"]))
 
-    assert scenario.ci.runners == 6 and scenario.ci.duration == Constant(dist="constant", value=1 / 3)
+    assert scenario.ci.runners == 6 and scenario.ci.duration == ClockConstant(dist="constant", value=1 / 3)
 
 
 # --- Several files and the JSON Schema --------------------------------------------------

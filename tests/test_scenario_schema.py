@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from trunksim.scenario import Scenario, ScenarioError, json_schema, load_scenario
 from trunksim.units import parse_duration
-from trunksim.strategies.registry import REGISTRY, _module
+from trunksim.strategies.registry import REGISTRY, params_model
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -72,7 +72,7 @@ def nested(dotted: str, value: object) -> dict:
 
 
 FLOAT_FIELDS = [("trunk-based", path) for path in float_fields(Scenario)] + [
-    (strategy, f"strategy.{path}") for strategy in REGISTRY for path in float_fields(_module(strategy).Params)
+    (strategy, f"strategy.{path}") for strategy in REGISTRY for path in float_fields(params_model(strategy))
 ]
 
 
@@ -130,7 +130,7 @@ def test_a_minimal_document_with_shorthand_durations_satisfies_the_json_schema()
     document = yaml.safe_load(
         textwrap.dedent(
             """\
-            strategy: {name: gitflow, qa_duration: 2d}
+            strategy: {name: gitflow, qa_duration: 16h}
             team: {focus_block: 90m}
             review: {duration: 30m}
             ci: {duration: 0.25, triage_time: {value: 20m}}
@@ -167,11 +167,28 @@ def test_a_minimal_document_with_shorthand_durations_satisfies_the_json_schema()
         ("deployment.canary.bake_time", 0),
         ("deployment.canary.bake_time", "0m"),
         ("deployment.canary.bake_time", -0.5),
+        ("deployment.canary.bake_time", "1d"),
+        ("team.focus_block", "1d"),  # working hours: no days or weeks
+        ("team.focus_block", "8h"),
+        ("team.focus_block", "90 m"),
+        ("team.focus_block", "10min"),
+        ("team.focus_block", "2H"),
+        ("review.duration", "1d"),
+        ("review.duration", {"dist": "lognormal", "median": "1d", "p90": "2d"}),
+        ("review.duration", {"dist": "empirical", "values": ["1h", "1w"]}),
+        ("ci.duration", "1d"),  # clock hours: days and weeks welcome
+        ("ci.duration", {"dist": "exponential", "mean": "1w"}),
+        ("ci.duration", "90 m"),
+        ("simulation.duration", "4w"),
+        ("strategy.qa_duration", "3d"),
+        ("strategy.qa_duration", "24h"),
+        ("strategy.release_cadence", "2w"),
     ],
     ids=lambda v: json.dumps(v) if isinstance(v, dict) else repr(v),
 )
 def test_the_json_schema_and_the_loader_agree_on_durations(tmp_path, field, value):
-    document = deep_merge({"strategy": {"name": "trunk-based"}}, nested(field, value))
+    strategy = "gitflow" if field.startswith("strategy.") else "trunk-based"
+    document = deep_merge({"strategy": {"name": strategy}}, nested(field, value))
 
     assert (schema_errors(document) == []) == loader_accepts(tmp_path, document)
 

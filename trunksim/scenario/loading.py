@@ -1,7 +1,7 @@
 """Reading scenarios: files with ``extends``, overrides, and validation with located problems.
 
 :func:`load_scenario` reads a file into a located tree (:mod:`trunksim.scenario.yamltree`),
-lays overrides from ``--set`` on top, and validates the result against
+lays overrides from ``--set`` on top (:mod:`trunksim.scenario.overrides`), and validates the result against
 :class:`~trunksim.scenario.schema.Scenario`. Every pydantic error becomes one
 :class:`Problem` that names the file, line, field path and what is allowed
 (:mod:`trunksim.scenario.problems`); all of them are raised together in a
@@ -14,11 +14,10 @@ import os
 from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
-from pydantic import ValidationError
-
-from trunksim.scenario.problems import ROOT, Problem, ScenarioError, _Fatal, _problem, _show
+from trunksim.scenario.overrides import OVERRIDE, apply_overrides, apply_to_tree, validate_tree
+from trunksim.scenario.problems import ROOT, FatalProblems, Problem, ScenarioError
 from trunksim.scenario.schema import Scenario
-from trunksim.scenario.yamltree import _from_plain, _load_file, _Node, _parse, _plain
+from trunksim.scenario.yamltree import load_tree, parse_yaml, plain_value
 
 __all__ = [
     "OVERRIDE",
@@ -28,83 +27,12 @@ __all__ = [
     "apply_overrides",
     "json_schema",
     "load_scenario",
+    "locate_field",
     "parse_assignment",
     "validate_paths",
 ]
 
-OVERRIDE = "<override>"
-"""The file name reported for problems in overrides (``--set``, ``with_overrides``)."""
-
-_PATHS = "allowed: dotted paths to fields, such as ci.runners"
 _EXTENDS = "a scenario file, relative to this one, merged underneath: mappings merge key by key, this file wins"
-
-
-# --- Overrides ------------------------------------------------------------------------
-
-
-def _apply(root: _Node, overrides: Mapping[str, Any]) -> list[Problem]:
-    """Set each dotted path in ``root`` to its value; return the problems with paths."""
-    problems = []
-    for dotted, value in overrides.items():
-        problem = _set(root, dotted, value)
-        if problem is not None:
-            problems.append(problem)
-    return problems
-
-
-def _set(root: _Node, dotted: Any, value: Any) -> Problem | None:
-    parts = dotted.split(".") if isinstance(dotted, str) else [""]
-    if not all(part and part.strip() == part for part in parts):
-        return Problem(OVERRIDE, None, str(dotted) or ROOT, f"malformed field path ({_PATHS})")
-    node = root
-    for depth, part in enumerate(parts[:-1]):
-        child = node.child(part)
-        if child is None and isinstance(node.value, dict):  # a section the file left at its defaults
-            child = node.value[part] = _Node({}, OVERRIDE, None)
-        if child is None:
-            where = ".".join(parts[:depth])
-            return Problem(OVERRIDE, None, dotted, f"{where} has no item {part!r} (allowed: 0 to {len(node.value) - 1})")
-        if not isinstance(child.value, (dict, list)):
-            where = ".".join(parts[: depth + 1])
-            return Problem(OVERRIDE, None, dotted, f"{where} is {_show(child.value)}, not a section ({_PATHS})")
-        node = child
-    leaf = _from_plain(value, OVERRIDE)
-    if isinstance(node.value, dict):
-        node.value[parts[-1]] = leaf
-    elif node.child(parts[-1]) is not None:
-        node.value[int(parts[-1])] = leaf
-    else:
-        return Problem(OVERRIDE, None, dotted, f"no item {parts[-1]!r} (allowed: 0 to {len(node.value) - 1})")
-    return None
-
-
-def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any]) -> Scenario:
-    """Return a new scenario with dotted-path fields replaced.
-
-    Parameters
-    ----------
-    scenario : Scenario
-        The scenario to start from; it is not changed.
-    overrides : mapping of str to value
-        Dotted field path → value, e.g. ``{"ci.runners": 8, "review.duration": "30m"}``.
-        Values are validated exactly as if written in the YAML file.
-
-    Returns
-    -------
-    Scenario
-        A new, validated scenario.
-
-    Raises
-    ------
-    ScenarioError
-        If a path is unknown or a value invalid; problems name the file ``<override>``.
-    """
-    try:
-        root = _from_plain(scenario.model_dump(mode="json"), OVERRIDE)
-        problems = _apply(root, overrides)
-    except _Fatal as exc:
-        raise ScenarioError(exc.problems) from None
-    return _validate(root, problems)
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -133,33 +61,12 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         message = f"malformed assignment {text!r} (allowed: FIELD.PATH=VALUE, e.g. ci.runners=8)"
         raise ScenarioError([Problem(OVERRIDE, None, field or ROOT, message)])
     try:
-        tree, problems = _parse(raw, OVERRIDE)
-    except _Fatal as exc:
+        tree, problems = parse_yaml(raw, OVERRIDE)
+    except FatalProblems as exc:
         problems, tree = exc.problems, None
     if problems:
         raise ScenarioError([replace(problem, line=None, field=field) for problem in problems])
-    return field, None if tree is None else _plain(tree)
-
-
-# --- Validation -----------------------------------------------------------------------
-
-
-def _validate(root: _Node, problems: list[Problem]) -> Scenario:
-    refused: list[Problem] = []
-    data = _plain(root, (), refused)
-    problems = [*problems, *refused]
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        seen = {problem.field for problem in refused}
-        for error in exc.errors(include_url=False):
-            problem = _problem(error, root.locate)
-            if problem.field not in seen:
-                problems.append(problem)
-    if problems:
-        files = list(dict.fromkeys(problem.file for problem in problems if problem.file != OVERRIDE)) + [OVERRIDE]
-        raise ScenarioError(sorted(problems, key=lambda p: (files.index(p.file), p.line or 0)))
-    return scenario
+    return field, None if tree is None else plain_value(tree)
 
 
 def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> Scenario:
@@ -186,11 +93,38 @@ def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None =
     file = os.fspath(path)
     problems: list[Problem] = []
     try:
-        root = _load_file(file, (), problems)
-        problems += _apply(root, overrides or {})
-    except _Fatal as exc:
+        root = load_tree(file, (), problems)
+        problems += apply_to_tree(root, overrides or {})
+    except FatalProblems as exc:
         raise ScenarioError([*problems, *exc.problems]) from None
-    return _validate(root, problems)
+    return validate_tree(Scenario, root, problems)
+
+
+def locate_field(path: str | os.PathLike, overrides: Mapping[str, Any] | None, field: str) -> tuple[str, int | None]:
+    """Where a field of a scenario was written: the file (or one it extends) and line.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The scenario file.
+    overrides : mapping of str to value, optional
+        The overrides the scenario was loaded with; a field they set is at ``<override>``.
+    field : str
+        Dotted field path, such as ``team.developers``.
+
+    Returns
+    -------
+    tuple of (str, int or None)
+        File and 1-based line; a field not written anywhere gives the enclosing section's
+        place, and a file that cannot be read gives ``(path, None)``.
+    """
+    file = os.fspath(path)
+    try:
+        root = load_tree(file, (), [])
+        apply_to_tree(root, overrides or {})
+    except FatalProblems:
+        return file, None
+    return root.locate(tuple(field.split(".")))
 
 
 def validate_paths(paths: Iterable[str | os.PathLike] | str | os.PathLike) -> list[Problem]:

@@ -3,7 +3,8 @@
 A :class:`Problem` names the file, line and dotted field path of one mistake and says
 what may be written there; a :class:`ScenarioError` carries every problem found in a
 load. This module also turns pydantic's validation errors into such messages: it walks
-the :class:`~trunksim.scenario.schema.Scenario` annotations along an error's ``loc``
+the annotations of the model validated (the :class:`~trunksim.scenario.schema.Scenario`,
+given by the caller: this module imports no schema) along an error's ``loc``
 (dropping the tags of discriminated unions, which the user never wrote) and describes
 the allowed values from the field's type, bounds and description.
 """
@@ -19,12 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Literal, Mapping
 
 import annotated_types
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from trunksim.units import ALLOWED as DURATION_ALLOWED
-from trunksim.units import parse_duration
-from trunksim.scenario.schema import Scenario
+from trunksim.units import duration_unit
 
 ROOT = "<root>"
 """The field path reported for problems with a whole document."""
@@ -86,8 +85,12 @@ class ScenarioError(ValueError):
         return (type(self), (self.problems,))
 
 
-class _Fatal(Exception):
-    """Internal: problems after which nothing more can be checked."""
+class FatalProblems(Exception):
+    """Problems after which nothing more can be checked (a file unreadable, not YAML, ...).
+
+    Raised while reading a scenario and turned into a :class:`ScenarioError` by the loader,
+    together with the problems found before it.
+    """
 
     def __init__(self, *problems: Problem) -> None:
         super().__init__()
@@ -141,8 +144,8 @@ def _tagged(annotation: Any, field: FieldInfo | None) -> dict[Any, type[BaseMode
     return members
 
 
-def _place(loc: tuple) -> _Place:
-    annotation: Any = Scenario
+def _place(loc: tuple, model: type[BaseModel]) -> _Place:
+    annotation: Any = model
     metadata: list = []
     field = owner = None
     path: list = []
@@ -190,10 +193,6 @@ def _range(metadata: Iterable) -> str:
     return " and ".join(bound for bound in bounds if bound)
 
 
-def _is_duration(metadata: Iterable) -> bool:
-    return any(isinstance(item, BeforeValidator) and item.func is parse_duration for item in metadata)
-
-
 def _expected(place: _Place) -> str:
     """What may be written at ``place``, in words."""
     annotation, metadata = place.annotation, place.metadata
@@ -201,7 +200,9 @@ def _expected(place: _Place) -> str:
     if members:
         key, tags = place.field.discriminator, ", ".join(map(str, members))
         if key == "dist":
-            return f'a number of hours, a duration like "30m" (a constant), or a mapping with dist: one of {tags}'
+            unit = duration_unit(metadata)
+            hours = f"a number of {unit.name}" if unit is not None else "a number of hours"
+            return f'{hours}, a duration like "30m" (a constant), or a mapping with dist: one of {tags}'
         return f"a mapping with {key}: one of {tags}"
     if _is_model(annotation):
         return "a mapping with keys: " + ", ".join(annotation.model_fields)
@@ -209,8 +210,9 @@ def _expected(place: _Place) -> str:
         return "one of " + ", ".join(map(str, typing.get_args(annotation)))
     bounds = _range(metadata)
     args = typing.get_args(annotation)
-    if _is_duration(metadata):
-        return DURATION_ALLOWED + (f"; must be {bounds} hours" if bounds else "")
+    unit = duration_unit(metadata)
+    if unit is not None:
+        return unit.allowed + (f"; must be {bounds} {unit.name}" if bounds else "")
     base = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(annotation)
     if base is None and typing.get_origin(annotation) is tuple:
         base = "a list" if args[-1:] == (Ellipsis,) else f"a list of exactly {len(args)} values"
@@ -221,7 +223,8 @@ def _expected(place: _Place) -> str:
     return f"{base} {bounds}".strip()
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A value as a problem message quotes it (YAML spellings; long text cut; containers named)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -239,21 +242,22 @@ def _show(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _dotted(path: Iterable) -> str:
+def dotted_path(path: Iterable) -> str:
+    """A field path as written in problems: ``ci.runners``, ``work.severity_shares.1``; ``<root>`` if empty."""
     return ".".join(str(part) for part in path) or ROOT
 
 
-def _explain(error: Mapping[str, Any], place: _Place) -> tuple[tuple, str]:
+def _explain(error: Mapping[str, Any], place: _Place, model: type[BaseModel]) -> tuple[tuple, str]:
     """The field path and message for one pydantic error."""
     kind, ctx, value, path = error["type"], error.get("ctx") or {}, error.get("input"), place.path
     if kind == "extra_forbidden" and place.owner is not None:
-        allowed = [*place.owner.model_fields, *(["extends"] if place.owner is Scenario else [])]
+        allowed = [*place.owner.model_fields, *(["extends"] if place.owner is model else [])]  # a file's top level
         close = difflib.get_close_matches(str(path[-1]), allowed, n=1)
         hint = f", did you mean {close[0]!r}?" if close else ""
         return path, f"unknown field {path[-1]!r}{hint} (allowed: {', '.join(allowed)})"
     if kind == "missing":
         if path and isinstance(path[-1], int):
-            return path, f"item {path[-1]} is missing (allowed: {_expected(_place(error['loc'][:-1]))})"
+            return path, f"item {path[-1]} is missing (allowed: {_expected(_place(error['loc'][:-1], model))})"
         return path, f"required field {path[-1]!r} is missing (allowed: {_expected(place)})"
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         key = str(ctx.get("discriminator", "")).strip("'")
@@ -262,15 +266,15 @@ def _explain(error: Mapping[str, Any], place: _Place) -> tuple[tuple, str]:
         if kind == "union_tag_not_found":
             return (*path, key), f"{key!r} is missing (allowed: {_expected(place)})"
         tag = value.get(key) if isinstance(value, dict) else ctx.get("tag")
-        return (*path, key), f"unknown {_NOUNS.get(key, key)} {_show(tag)} (allowed: {tags})"
+        return (*path, key), f"unknown {_NOUNS.get(key, key)} {show_value(tag)} (allowed: {tags})"
     if kind == "finite_number":  # NaN or an infinity, e.g. written as the text nan or inf
-        return path, f"{_show(value)} is not a finite number (allowed: {_expected(place)})"
+        return path, f"{show_value(value)} is not a finite number (allowed: {_expected(place)})"
     if kind == "literal_error":
-        return path, f"{_show(value)} is not allowed (allowed: {_expected(place)})"
+        return path, f"{show_value(value)} is not allowed (allowed: {_expected(place)})"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         bounds = _range(place.metadata) or error["msg"].replace("Input should be ", "")
-        unit = " hours" if _is_duration(place.metadata) else ""
-        return path, f"{_show(value)} is out of range (must be {bounds}{unit})"
+        unit = duration_unit(place.metadata)
+        return path, f"{show_value(value)} is out of range (must be {bounds}{'' if unit is None else ' ' + unit.name})"
     if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
         words = "at least" if kind.endswith("short") else "at most"
         limit = ctx.get("min_length" if kind.endswith("short") else "max_length")
@@ -278,14 +282,26 @@ def _explain(error: Mapping[str, Any], place: _Place) -> tuple[tuple, str]:
         what = f"{len(value)} {unit.rstrip('s')}s" if isinstance(value, (str, list, tuple)) else "the wrong length"
         return path, f"has {what} (allowed: {words} {limit} {unit})"
     if kind == "invalid_key":
-        return path, f"key {_show(value)} is not text (allowed: field names such as ci or runners)"
+        return path, f"key {show_value(value)} is not text (allowed: field names such as ci or runners)"
     if kind == "value_error":  # the schema's own validators state the rule
         return path, str(ctx.get("error", error["msg"]))
-    return path, f"{_show(value)} is not accepted here (allowed: {_expected(place)})"
+    return path, f"{show_value(value)} is not accepted here (allowed: {_expected(place)})"
 
 
-def _problem(error: Mapping[str, Any], locate: Callable[[tuple], tuple[str, int | None]]) -> Problem:
-    """One pydantic error as a Problem; ``locate(path)`` gives the file and line written there."""
-    path, message = _explain(error, _place(tuple(error["loc"])))
+def problem_from_error(
+    error: Mapping[str, Any], locate: Callable[[tuple], tuple[str, int | None]], model: type[BaseModel]
+) -> Problem:
+    """One pydantic error as a Problem.
+
+    Parameters
+    ----------
+    error : mapping
+        One item of ``ValidationError.errors()``.
+    locate : callable
+        ``locate(path) -> (file, line)``: where the value at a field path was written.
+    model : type of BaseModel
+        The model that was validated (the scenario), whose annotations say what is allowed.
+    """
+    path, message = _explain(error, _place(tuple(error["loc"]), model), model)
     file, line = locate(path)
-    return Problem(file, line, _dotted(path), message)
+    return Problem(file, line, dotted_path(path), message)

@@ -4,10 +4,15 @@ A scenario is one YAML document validated against :class:`Scenario`. Models are 
 (``extra="forbid"``: a misspelt key is an error, never silently ignored) and frozen
 (values cannot be changed after loading; use :meth:`Scenario.with_overrides`).
 
-Units: durations are **hours** (written ``"45m"``, ``"2h"``, ``"3d"``, ``"2w"`` or a plain
-number of hours); probabilities lie in [0, 1]; sizes are lines of code; counts are
-whole numbers. Defaults describe a team of eight working on a web service and are
-cited where a published figure exists (see ``../shared/REFERENCES.md`` and the README).
+Units: every duration is typed with its unit (:mod:`trunksim.units`). **Clock hours**
+are simulation time: machines, pipelines, cadences and incidents (the on-call works
+around the clock); **working hours** are human effort (coding, review, fixing, triage),
+which becomes clock time only through ``team.calendar``. A duration is a number of hours
+or a number written together with ``s``, ``m``, ``h`` (and, for clock hours only, ``d``
+of 24 hours or ``w`` of 168): ``"45m"``, ``"2h"``, ``"3d"``. Probabilities lie in
+[0, 1]; sizes are lines of code; counts are whole numbers. Defaults describe a team of
+eight working on a web service and are cited where a published figure exists (see
+``docs/references.md`` and the README).
 """
 
 from __future__ import annotations
@@ -17,9 +22,16 @@ from typing import Annotated, Any, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from trunksim.scenario.distributions import DurationDistribution, Exponential, LogNormal
-from trunksim.units import Hours, PositiveHours
+from trunksim.scenario.distributions import (
+    ClockExponential,
+    ClockHoursDistribution,
+    ClockLogNormal,
+    WorkingHoursDistribution,
+    WorkingLogNormal,
+)
+from trunksim.scenario.overrides import apply_overrides
 from trunksim.strategies.registry import parameter_union
+from trunksim.units import ClockHours, PositiveClockHours, PositiveWorkingHours
 
 StrategyParameters = parameter_union()
 """Any registered strategy's parameters, told apart by ``name``."""
@@ -40,8 +52,12 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
-def _lognormal(median: str, p90: str) -> LogNormal:
-    return LogNormal(dist="lognormal", median=median, p90=p90)
+def _working(median: str, p90: str) -> WorkingLogNormal:
+    return WorkingLogNormal(dist="lognormal", median=median, p90=p90)
+
+
+def _clock(median: str, p90: str) -> ClockLogNormal:
+    return ClockLogNormal(dist="lognormal", median=median, p90=p90)
 
 
 class Calendar(Section):
@@ -64,20 +80,22 @@ class Team(Section):
 
     developers: Annotated[int, Field(ge=1, le=100_000)] = Field(8, description="number of developers, people")
     calendar: Calendar = Field(default_factory=Calendar)
-    focus_block: PositiveHours = Field(
+    focus_block: PositiveWorkingHours = Field(
         2.0, description="longest stretch of coding before a developer checks for reviews and failures, working hours"
     )
     max_open_changes: Annotated[int, Field(ge=1, le=1000)] = Field(
         4, description="changes a developer may have submitted but not merged before starting no new coding, changes"
     )
-    on_call_rotation: PositiveHours = Field(168.0, description="length of one developer's on-call turn, hours")
+    on_call_rotation: PositiveClockHours = Field(
+        168.0, description="length of one developer's on-call turn (answering at any hour), clock hours"
+    )
 
 
 class Work(Section):
     """The work that arrives: features, their size, and the defects they carry."""
 
-    feature_effort: DurationDistribution = Field(
-        default_factory=lambda: _lognormal("16h", "60h"), description="coding effort of one feature, working hours"
+    feature_effort: WorkingHoursDistribution = Field(
+        default_factory=lambda: _working("16h", "60h"), description="coding effort of one feature, working hours"
     )
     lines_per_coding_hour: Annotated[float, Field(gt=0, le=10_000)] = Field(
         20.0, description="lines of change produced per hour of coding, lines/hour"
@@ -88,8 +106,8 @@ class Work(Section):
     severity_shares: tuple[Probability, Probability, Probability] = Field(
         (0.6, 0.3, 0.1), description="shares of defects that are minor, major, critical (severity 1, 2, 3); sum to 1"
     )
-    fix_time: DurationDistribution = Field(
-        default_factory=lambda: _lognormal("1h", "4h"), description="time to fix one found defect, working hours"
+    fix_time: WorkingHoursDistribution = Field(
+        default_factory=lambda: _working("1h", "4h"), description="time to fix one found defect, working hours"
     )
     backlog_features: Annotated[int, Field(ge=0)] = Field(
         0, description="features available in all; 0 means the backlog never runs dry, features"
@@ -106,8 +124,8 @@ class Review(Section):
     """Code review by another developer; competes with the reviewer's own coding."""
 
     enabled: bool = Field(True, description="false: changes go straight to CI")
-    duration: DurationDistribution = Field(
-        default_factory=lambda: _lognormal("20m", "1h"),
+    duration: WorkingHoursDistribution = Field(
+        default_factory=lambda: _working("20m", "1h"),
         description="review time of a change of reference_lines lines, working hours (Sadowski et al. 2018)",
     )
     reference_lines: Annotated[float, Field(gt=0)] = Field(100.0, description="size the duration is given for, lines")
@@ -130,9 +148,9 @@ class CI(Section):
     """Continuous integration on a shared pool of runners."""
 
     runners: Annotated[int, Field(ge=1, le=100_000)] = Field(4, description="concurrent CI runners, runners")
-    duration: DurationDistribution = Field(
-        default_factory=lambda: _lognormal("10m", "25m"),
-        description="one pipeline run, hours (CircleCI 2023: median a few minutes, 10 min as benchmark)",
+    duration: ClockHoursDistribution = Field(
+        default_factory=lambda: _clock("10m", "25m"),
+        description="one pipeline run, clock hours (CircleCI 2023: median a few minutes, 10 min as benchmark)",
     )
     defect_detection_probability: Probability = Field(
         0.6, description="chance the test suite covers (and so always catches) a given defect, probability"
@@ -144,14 +162,16 @@ class CI(Section):
     automatic_retries: Annotated[int, Field(ge=0, le=10)] = Field(
         1, description="times a failed run is re-run automatically before a developer is told, runs"
     )
-    triage_time: DurationDistribution = Field(
-        default_factory=lambda: _lognormal("20m", "1h"), description="time a developer spends reading a red run, working hours"
+    triage_time: WorkingHoursDistribution = Field(
+        default_factory=lambda: _working("20m", "1h"), description="time a developer spends reading a red run, working hours"
     )
     post_merge: bool = Field(True, description="run CI again on the target branch after every merge")
     red_branch_policy: Literal["revert", "fix-forward"] = Field(
         "revert", description="what the author of a change that broke the branch does"
     )
-    revert_time: PositiveHours = Field(0.25, description="time to revert a breaking change, hours")
+    revert_time: PositiveWorkingHours = Field(
+        0.25, description="the author's time to revert a breaking change, working hours"
+    )
 
 
 class Merging(Section):
@@ -165,8 +185,8 @@ class Merging(Section):
             "(Ghiotto et al.: 10-20%), dimensionless"
         ),
     )
-    resolution_time: DurationDistribution = Field(
-        default_factory=lambda: _lognormal("30m", "3h"), description="time to resolve one conflict, working hours"
+    resolution_time: WorkingHoursDistribution = Field(
+        default_factory=lambda: _working("30m", "3h"), description="time to resolve one conflict, working hours"
     )
     resolution_defect_probability: Probability = Field(
         0.1, description="chance resolving a conflict writes a new defect (Brindescu et al.: conflicting code ~2x as bug-prone), probability"
@@ -185,7 +205,7 @@ class Canary(Section):
 
     enabled: bool = Field(False, description="route a share of traffic to each new deployment first")
     traffic_share: Probability = Field(0.05, description="share of traffic on the canary, fraction")
-    bake_time: Hours = Field(1.0, description="how long the canary runs before full rollout, hours")
+    bake_time: ClockHours = Field(1.0, description="how long the canary runs before full rollout, clock hours")
     detection_sensitivity: Annotated[float, Field(ge=0)] = Field(
         20.0,
         description=(
@@ -200,8 +220,10 @@ class Approval(Section):
     """A change-approval board that meets on a cadence and approves queued deployments."""
 
     enabled: bool = Field(False, description="deployments wait for the next board meeting")
-    cadence: PositiveHours = Field(168.0, description="time between board meetings, hours")
-    offset: Hours = Field(14.0, description="time of the first meeting after simulation start, hours")
+    cadence: PositiveClockHours = Field(168.0, description="time between board meetings, clock hours")
+    offset: ClockHours = Field(
+        14.0, description="time of the first meeting after simulation start (Monday 00:00), clock hours"
+    )
 
 
 class Deployment(Section):
@@ -210,10 +232,15 @@ class Deployment(Section):
     mode: Literal["continuous", "cadence"] = Field(
         "continuous", description="continuous: deploy every new green build; cadence: a release train at fixed times"
     )
-    cadence: PositiveHours = Field(24.0, description="time between release trains in cadence mode, hours")
-    offset: Hours = Field(10.0, description="time of the first train after simulation start (Monday 00:00), hours")
-    pipeline_duration: DurationDistribution = Field(
-        default_factory=lambda: _lognormal("15m", "40m"), description="deployment pipeline from start to full rollout, hours"
+    cadence: PositiveClockHours = Field(
+        24.0, description="time between release trains in cadence mode, clock hours"
+    )
+    offset: ClockHours = Field(
+        10.0, description="time of the first train after simulation start (Monday 00:00), clock hours"
+    )
+    pipeline_duration: ClockHoursDistribution = Field(
+        default_factory=lambda: _clock("15m", "40m"),
+        description="deployment pipeline from start to full rollout, clock hours",
     )
     canary: Canary = Field(default_factory=Canary)
     approval: Approval = Field(default_factory=Approval)
@@ -222,30 +249,32 @@ class Deployment(Section):
 class Incidents(Section):
     """Production failures and how service is restored."""
 
-    time_to_failure: DurationDistribution = Field(
-        default_factory=lambda: Exponential(dist="exponential", mean="3d"),
-        description="from a defect reaching all users to the failure it causes, hours",
+    time_to_failure: ClockHoursDistribution = Field(
+        default_factory=lambda: ClockExponential(dist="exponential", mean="3d"),
+        description="from a defect reaching all users to the failure it causes, clock hours",
     )
-    detection_delay: DurationDistribution = Field(
-        default_factory=lambda: _lognormal("15m", "2h"), description="from failure to an alert a responder acts on, hours"
+    detection_delay: ClockHoursDistribution = Field(
+        default_factory=lambda: _clock("15m", "2h"),
+        description="from failure to an alert a responder acts on, clock hours",
     )
-    diagnosis_time: DurationDistribution = Field(
-        default_factory=lambda: _lognormal("30m", "3h"),
-        description="responder's time to find the cause, hours, any hour of the day (VOID report: long-tailed)",
+    diagnosis_time: ClockHoursDistribution = Field(
+        default_factory=lambda: _clock("30m", "3h"),
+        description="on-call responder's time to find the cause, any hour of the day, clock hours (VOID report: long-tailed)",
     )
     rollback_enabled: bool = Field(True, description="a failure caused by the latest deployment may be rolled back")
-    rollback_time: PositiveHours = Field(0.25, description="time to roll back one deployment, hours")
-    flag_off_time: PositiveHours = Field(1.0 / 6.0, description="time to turn a feature flag off, hours")
-    fix_time: DurationDistribution = Field(
-        default_factory=lambda: _lognormal("1h", "6h"), description="responder's time to write a fix-forward change, hours"
+    rollback_time: PositiveClockHours = Field(0.25, description="time to roll back one deployment, clock hours")
+    flag_off_time: PositiveClockHours = Field(1.0 / 6.0, description="time to turn a feature flag off, clock hours")
+    fix_time: ClockHoursDistribution = Field(
+        default_factory=lambda: _clock("1h", "6h"),
+        description="on-call responder's time to write a fix-forward change, any hour of the day, clock hours",
     )
 
 
 class Simulation(Section):
     """Length of a run, replications, seed and safety bounds."""
 
-    duration: PositiveHours = Field(12 * 168.0, description="simulated time per replication, hours")
-    warm_up: Hours = Field(2 * 168.0, description="initial time excluded from metrics, hours")
+    duration: PositiveClockHours = Field(12 * 168.0, description="simulated time per replication, clock hours")
+    warm_up: ClockHours = Field(2 * 168.0, description="initial time excluded from metrics, clock hours")
     replications: Annotated[int, Field(ge=1, le=100_000)] = Field(20, description="replications per scenario, runs")
     seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(1, description="root seed of all random streams")
     max_events: Annotated[int, Field(ge=1000)] = Field(
@@ -319,7 +348,10 @@ class Scenario(Section):
         -------
         Scenario
             A new, validated scenario; ``self`` is unchanged.
-        """
-        from trunksim.scenario.loading import apply_overrides
 
+        Raises
+        ------
+        ScenarioError
+            If a path is unknown or a value invalid; problems name the file ``<override>``.
+        """
         return apply_overrides(self, overrides)

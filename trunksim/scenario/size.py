@@ -19,7 +19,11 @@ The estimate follows the work the scenario describes (per replication; time in h
                                                                 grows with the merge rate)
     events          = 1.2·coding blocks + 2·changes + 1.5·CI runs + 5·deployments + 2·developers
 
-Feature effort is floored at one minute, as the engine floors it, and a busy trunk
+Changes per feature and the interval between the strategy's own releases are the
+strategy's answers (:meth:`~trunksim.strategies.base.StrategyParams.changes_per_feature`,
+:meth:`~trunksim.strategies.base.StrategyParams.release_interval_hours`), never guessed
+from parameter names, and the field that cuts a feature into changes is the strategy's
+``batch_field``. Feature effort is floored at one minute, as the engine floors it, and a busy trunk
 breaks (``1 - (1 - q)^n`` for ``n`` merges during a change's CI run) and slows the team
 down, so a year of sub-second coding with the shipped review and CI is ~4·10⁵ events,
 not absurd; with an instant pipeline and forty developers it is. The estimate is the
@@ -38,11 +42,12 @@ import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from trunksim.scenario.loading import locate_field
 from trunksim.scenario.problems import Problem, ScenarioError
 from trunksim.scenario.schema import Scenario
 
 ENGINE_MIN_FEATURE_EFFORT_HOURS = 1.0 / 60.0
-"""The engine codes every feature for at least this long, hours (``DeliveryModel.start_feature``)."""
+"""The engine codes every feature for at least this long, working hours (the engine's floor on feature effort)."""
 
 MAX_CHANGES_PER_FEATURE = 10_000
 """Most changes one feature may be cut into, changes: the engine plans a feature's changes
@@ -92,11 +97,6 @@ class SizeEstimate:
     events: float
     replications: int
 
-    @property
-    def total_events(self) -> float:
-        """Events over every replication of a default run, events."""
-        return self.events * self.replications
-
 
 def _mean(distribution: Any) -> float:
     """A distribution's mean in hours, kept finite (at most ``_LONGEST_MEAN_HOURS``)."""
@@ -105,19 +105,6 @@ def _mean(distribution: Any) -> float:
     except OverflowError:  # a log-normal whose p90 is astronomically above its median
         value = math.inf
     return min(value, _LONGEST_MEAN_HOURS) if not math.isnan(value) else _LONGEST_MEAN_HOURS
-
-
-def _changes_per_feature(strategy: Any, lines: float) -> float:
-    """Changes an average feature of ``lines`` lines is cut into.
-
-    Read from the parameters the registered strategies cut features by (a batch size
-    in lines, a number of pull requests), so a new strategy with either is covered.
-    """
-    pieces = float(getattr(strategy, "pull_requests_per_feature", 1))
-    max_lines = getattr(strategy, "max_change_lines", None)
-    if max_lines:
-        pieces = max(pieces, lines / float(max_lines) + 0.5)  # E[ceil(L / m)] for L well above m
-    return max(1.0, pieces)
 
 
 def estimate(scenario: Scenario) -> SizeEstimate:
@@ -141,7 +128,7 @@ def estimate(scenario: Scenario) -> SizeEstimate:
     developer_hours = team.developers * hours_per_week * duration / 168.0
 
     effort = max(_mean(work.feature_effort), ENGINE_MIN_FEATURE_EFFORT_HOURS)
-    per_feature = _changes_per_feature(scenario.strategy, effort * work.lines_per_coding_hour)
+    per_feature = max(1.0, float(scenario.strategy.changes_per_feature(effort, effort * work.lines_per_coding_hour)))
     effort_per_change = effort / per_feature
     lines = max(1.0, effort_per_change * work.lines_per_coding_hour)
 
@@ -177,7 +164,7 @@ def estimate(scenario: Scenario) -> SizeEstimate:
         deploy_cycle = max(deploy_cycle, deployment.cadence)
     if deployment.approval.enabled:
         deploy_cycle = max(deploy_cycle, deployment.approval.cadence)
-    deploy_cycle = max(deploy_cycle, float(getattr(scenario.strategy, "release_cadence", 0.0)))  # a release train
+    deploy_cycle = max(deploy_cycle, float(scenario.strategy.release_interval_hours()))  # the strategy's own releases
     deployments = min(changes, duration / max(deploy_cycle, 1e-9))
 
     blocks = changes * max(1.0, effort_per_change / team.focus_block + 0.5)
@@ -202,47 +189,40 @@ _CAUSES = {
     "team.developers": lambda sc, size: sc.team.developers / 8.0,
     "simulation.duration": lambda sc, size: sc.simulation.duration / (12 * 168.0),
     "work.feature_effort": lambda sc, size: 27.0 / max(_mean(sc.work.feature_effort), ENGINE_MIN_FEATURE_EFFORT_HOURS),
-    "strategy.max_change_lines": lambda sc, size: size.changes_per_feature / 6.0,
-    "strategy.pull_requests_per_feature": lambda sc, size: size.changes_per_feature,
 }
 """How far a field is above the shipped base team (``scenarios/_base.yaml``: 8 developers,
-12 weeks, 27 h mean feature effort, ~6 changes per trunk feature): the largest names the cause."""
+12 weeks, 27 h mean feature effort): the largest names the cause. The strategy's batch
+field (``StrategyParams.batch_field``) is measured against its own
+``reference_changes_per_feature``."""
 
 _ADVICE = {
     "team.developers": "fewer team.developers",
     "simulation.duration": "a shorter simulation.duration",
     "work.feature_effort": "a longer work.feature_effort",
-    "strategy.max_change_lines": "a larger strategy.max_change_lines",
-    "strategy.pull_requests_per_feature": "fewer strategy.pull_requests_per_feature",
 }
 
 
-def _cause(scenario: Scenario, size: SizeEstimate) -> str:
-    """The field that makes the scenario big: the one furthest above the shipped team's value."""
-    ratios = {
-        field: ratio(scenario, size)
-        for field, ratio in _CAUSES.items()
-        if not field.startswith("strategy.") or hasattr(scenario.strategy, field.split(".", 1)[1])
-    }
-    return max(ratios, key=lambda field: ratios[field])
+def _batch(scenario: Scenario) -> tuple[str, str, float] | None:
+    """The strategy's batch field as a dotted path, the advice for it and its yardstick, if it has one."""
+    params = type(scenario.strategy)
+    if params.batch_field is None:
+        return None
+    return f"strategy.{params.batch_field}", params.batch_advice, params.reference_changes_per_feature
 
 
-def _located(file: str, overrides: Mapping[str, Any], field: str) -> tuple[str, int | None]:
-    """Where ``field`` was written: the file (or one it extends) and line, or ``<override>``."""
-    from trunksim.scenario.loading import _apply
-    from trunksim.scenario.problems import _Fatal
-    from trunksim.scenario.yamltree import _load_file
-
-    try:
-        root = _load_file(file, (), [])
-        _apply(root, overrides)
-    except _Fatal:
-        return file, None
-    return root.locate(tuple(field.split(".")))
+def _cause(scenario: Scenario, size: SizeEstimate) -> tuple[str, str]:
+    """The field that makes the scenario big (the one furthest above the shipped team's value) and the advice."""
+    ratios = {field: (ratio(scenario, size), _ADVICE[field]) for field, ratio in _CAUSES.items()}
+    batch = _batch(scenario)
+    if batch is not None:
+        field, advice, reference = batch
+        ratios[field] = (size.changes_per_feature / reference, advice)
+    field = max(ratios, key=lambda name: ratios[name][0])
+    return field, ratios[field][1]
 
 
 def _refuse(scenario: Scenario, file: str | os.PathLike | None, overrides: Mapping[str, Any], field: str, message: str) -> ScenarioError:
-    where = (f"<scenario {scenario.name!r}>", None) if file is None else _located(os.fspath(file), overrides, field)
+    where = (f"<scenario {scenario.name!r}>", None) if file is None else locate_field(file, overrides, field)
     return ScenarioError([Problem(*where, field, message)])
 
 
@@ -281,15 +261,17 @@ def check_size(
         what to do: shrink that field, or raise ``simulation.max_events`` if it is meant.
     """
     size = estimate(scenario)
-    if size.changes_per_feature > MAX_CHANGES_PER_FEATURE and hasattr(scenario.strategy, "max_change_lines"):
+    batch = _batch(scenario)
+    if batch is not None and size.changes_per_feature > MAX_CHANGES_PER_FEATURE:
+        field, advice, _ = batch
         message = (
             f"an average feature would be cut into {size.changes_per_feature:,.0f} changes, planned at once "
-            f"(allowed: a larger strategy.max_change_lines, so a feature is at most {MAX_CHANGES_PER_FEATURE:,} changes)"
+            f"(allowed: {advice}, so a feature is at most {MAX_CHANGES_PER_FEATURE:,} changes)"
         )
-        raise _refuse(scenario, file, overrides or {}, "strategy.max_change_lines", message)
+        raise _refuse(scenario, file, overrides or {}, field, message)
     bound = f"simulation.max_events = {scenario.simulation.max_events:,}" if limit is None else f"the limit of {limit:,.0f}"
     if size.events > (scenario.simulation.max_events if limit is None else limit):
-        field = _cause(scenario, size)
+        field, advice = _cause(scenario, size)
         ci = scenario.ci
         capacity = ci.runners * scenario.simulation.duration / max(_mean(ci.duration), 1e-9)
         starved = f"; its {ci.runners:,} CI runners could run only ~{capacity:,.0f}" if capacity < size.ci_runs / 2 else ""
@@ -297,7 +279,7 @@ def check_size(
             f"one replication would need about {size.events:,.0f} simulation events, more than {bound}: "
             f"{scenario.team.developers:,} developers, {size.developer_hours:,.0f} developer-hours, "
             f"~{size.changes:,.0f} changes, ~{size.ci_runs:,.0f} CI runs{starved} "
-            f"(allowed: {_ADVICE[field]}, or raise simulation.max_events if this size is meant)"
+            f"(allowed: {advice}, or raise simulation.max_events if this size is meant)"
         )
         raise _refuse(scenario, file, overrides or {}, field, message)
     return size

@@ -1,7 +1,7 @@
 """Located YAML trees: scenario files read safely into values that remember their line.
 
 A scenario file is parsed by PyYAML's safe parser (libyaml when installed) and composed
-here, from the parse events, into a tree of :class:`_Node` that remembers for every
+here, from the parse events, into a tree of :class:`Node` that remembers for every
 value the file and line it was written on. ``extends:`` files are merged underneath
 (mappings merge key by key, anything else in the child wins), and Python values given
 as overrides become trees of the same kind, so every later problem can be located.
@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel
 
-from trunksim.scenario.problems import ROOT, Problem, _dotted, _Fatal, _show
+from trunksim.scenario.problems import ROOT, FatalProblems, Problem, dotted_path, show_value
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 """Largest scenario file read, bytes."""
@@ -43,15 +43,16 @@ _NO_TAGS = "allowed: plain values, lists and mappings; no tags"
 
 
 @dataclass(slots=True)
-class _Node:
-    """A value with where it was written; mappings and lists hold _Nodes."""
+class Node:
+    """A value with where it was written; mappings and lists hold Nodes."""
 
     value: Any
     file: str
     line: int | None
     key_line: int | None = None
 
-    def child(self, part: Any) -> "_Node | None":
+    def child(self, part: Any) -> "Node | None":
+        """The value under a key (mapping) or an index, also written as text (list); None if absent."""
         if isinstance(self.value, dict):
             return self.value.get(part)
         if isinstance(self.value, list):
@@ -62,6 +63,7 @@ class _Node:
 
     @property
     def where(self) -> int | None:
+        """The line to report for this value: its key's line when it has one."""
         return self.key_line if self.key_line is not None else self.line
 
     def locate(self, path: tuple) -> tuple[str, int | None]:
@@ -110,7 +112,7 @@ class _Lines:
 
 
 class _Composer:
-    """Builds a located _Node tree straight from YAML parse events.
+    """Builds a located Node tree straight from YAML parse events.
 
     PyYAML's own composer recurses once per nesting level and shares aliased nodes, so
     a deep or alias-heavy document is only dangerous later; here depth is checked
@@ -119,16 +121,16 @@ class _Composer:
 
     def __init__(self, loader: Any, file: str, lines: "_Lines") -> None:
         self.loader, self.file, self.lines = loader, file, lines
-        self.anchors: dict[str, _Node | None] = {}  # None: the anchored node is still open
+        self.anchors: dict[str, Node | None] = {}  # None: the anchored node is still open
         self.sizes: dict[str, int] = {}  # values in each anchored node, aliases expanded
         self.nodes = 0  # values composed so far
         self.expanded = 0
         self.problems: list[Problem] = []
 
-    def fatal(self, event: yaml.Event, message: str, path: tuple = ()) -> _Fatal:
-        return _Fatal(Problem(self.file, self.lines.of(event.start_mark), _dotted(path), message))
+    def fatal(self, event: yaml.Event, message: str, path: tuple = ()) -> FatalProblems:
+        return FatalProblems(Problem(self.file, self.lines.of(event.start_mark), dotted_path(path), message))
 
-    def document(self) -> _Node | None:
+    def document(self) -> Node | None:
         self.loader.get_event()  # stream start
         if self.loader.check_event(yaml.StreamEndEvent):
             return None
@@ -139,7 +141,7 @@ class _Composer:
             raise self.fatal(self.loader.peek_event(), "a second document starts here (allowed: one document per file)")
         return root
 
-    def node(self, path: tuple, depth: int) -> _Node:
+    def node(self, path: tuple, depth: int) -> Node:
         event = self.loader.get_event()
         if isinstance(event, yaml.AliasEvent):
             if self.anchors.get(event.anchor, event) is event:
@@ -160,17 +162,17 @@ class _Composer:
         first = self.nodes
         line = self.lines.of(event.start_mark)
         if isinstance(event, yaml.ScalarEvent):
-            node = _Node(self.scalar(event, path), self.file, line)
+            node = Node(self.scalar(event, path), self.file, line)
         elif isinstance(event, yaml.SequenceStartEvent):
             self.check_tag(event, yaml.SequenceNode, _SEQ_TAG, path)
-            items: list[_Node] = []
+            items: list[Node] = []
             while not self.loader.check_event(yaml.SequenceEndEvent):
                 items.append(self.node((*path, len(items)), depth + 1))
             self.loader.get_event()
-            node = _Node(items, self.file, line)
+            node = Node(items, self.file, line)
         else:
             self.check_tag(event, yaml.MappingNode, _MAP_TAG, path)
-            node = _Node(self.mapping(path, depth), self.file, line)
+            node = Node(self.mapping(path, depth), self.file, line)
         self.nodes += 1
         if event.anchor is not None:
             self.anchors[event.anchor] = node
@@ -201,8 +203,8 @@ class _Composer:
             raise self.fatal(event, message, path) from None
 
     def mapping(self, path: tuple, depth: int) -> dict:
-        entries: dict[Any, _Node] = {}
-        merged: dict[Any, _Node] = {}
+        entries: dict[Any, Node] = {}
+        merged: dict[Any, Node] = {}
         while not self.loader.check_event(yaml.MappingEndEvent):
             key_event = self.loader.peek_event()
             merge = isinstance(key_event, yaml.ScalarEvent) and self.tag(key_event, yaml.ScalarNode) == _MERGE_TAG
@@ -223,12 +225,12 @@ class _Composer:
             if key in entries:
                 first = entries[key].key_line
                 message = f"duplicate key {key!r}, first written on line {first} (allowed: each key once per mapping)"
-                self.problems.append(Problem(self.file, value.key_line, _dotted((*path, key)), message))
+                self.problems.append(Problem(self.file, value.key_line, dotted_path((*path, key)), message))
             entries[key] = value
         self.loader.get_event()
         return {**merged, **entries}
 
-    def copy(self, node: _Node, event: yaml.Event, depth: int) -> _Node:
+    def copy(self, node: Node, event: yaml.Event, depth: int) -> Node:
         """A fresh copy of an anchored value (already counted against MAX_ALIAS_NODES)."""
         self.nodes += 1
         if depth > MAX_DEPTH:
@@ -238,10 +240,10 @@ class _Composer:
             value = {key: self.copy(child, event, depth + 1) for key, child in value.items()}
         elif isinstance(value, list):
             value = [self.copy(child, event, depth + 1) for child in value]
-        return _Node(value, node.file, node.line, node.key_line)
+        return Node(value, node.file, node.line, node.key_line)
 
 
-def _parse(text: str, file: str) -> tuple[_Node | None, list[Problem]]:
+def parse_yaml(text: str, file: str) -> tuple[Node | None, list[Problem]]:
     """Parse one YAML document into a located tree (None if the document is empty)."""
     lines = _Lines(text)
     try:
@@ -253,11 +255,11 @@ def _parse(text: str, file: str) -> tuple[_Node | None, list[Problem]]:
         what = " ".join(part for part in (exc.context, exc.problem) if part)
         column = f" at column {mark.column + 1}" if mark else ""
         line = lines.of(mark) if mark else None
-        raise _Fatal(Problem(file, line, ROOT, f"invalid YAML{column}: {what} (allowed: YAML 1.1)")) from None
+        raise FatalProblems(Problem(file, line, ROOT, f"invalid YAML{column}: {what} (allowed: YAML 1.1)")) from None
     except yaml.reader.ReaderError as exc:
-        raise _Fatal(_reader_problem(exc, text, file)) from None
+        raise FatalProblems(_reader_problem(exc, text, file)) from None
     except yaml.YAMLError as exc:
-        raise _Fatal(Problem(file, None, ROOT, f"invalid YAML: {exc} (allowed: YAML 1.1)")) from None
+        raise FatalProblems(Problem(file, None, ROOT, f"invalid YAML: {exc} (allowed: YAML 1.1)")) from None
 
 
 def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Problem:
@@ -266,84 +268,90 @@ def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Probl
     return Problem(file, line, ROOT, f"character U+{code:04X} is not allowed in YAML (allowed: printable text)")
 
 
-def _read(file: str) -> tuple[_Node | None, list[Problem]]:
+def _read(file: str) -> tuple[Node | None, list[Problem]]:
     try:
         with open(file, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise _Fatal(Problem(file, None, ROOT, "file not found (allowed: an existing scenario file)")) from None
+        raise FatalProblems(Problem(file, None, ROOT, "file not found (allowed: an existing scenario file)")) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
         reason = getattr(exc, "strerror", None) or exc
-        raise _Fatal(Problem(file, None, ROOT, f"cannot read the file: {reason} (allowed: a readable file)")) from None
+        raise FatalProblems(Problem(file, None, ROOT, f"cannot read the file: {reason} (allowed: a readable file)")) from None
     if len(data) > MAX_FILE_BYTES:
         megabytes = MAX_FILE_BYTES // 2**20
-        raise _Fatal(Problem(file, None, ROOT, f"file is larger than {megabytes} MB (allowed: at most {megabytes} MB)"))
+        raise FatalProblems(Problem(file, None, ROOT, f"file is larger than {megabytes} MB (allowed: at most {megabytes} MB)"))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise _Fatal(Problem(file, line, ROOT, f"byte 0x{data[exc.start]:02x} is not UTF-8 (allowed: UTF-8 text)")) from None
-    return _parse(text, file)
+        raise FatalProblems(Problem(file, line, ROOT, f"byte 0x{data[exc.start]:02x} is not UTF-8 (allowed: UTF-8 text)")) from None
+    return parse_yaml(text, file)
 
 
-def _load_file(file: str, chain: tuple[tuple[str, str], ...], problems: list[Problem]) -> _Node:
-    """Read ``file`` and the files it extends, merged; ``chain`` holds (name, real path) above it."""
+def load_tree(file: str, chain: tuple[tuple[str, str], ...], problems: list[Problem]) -> Node:
+    """Read ``file`` and the files it extends, merged, as one located tree.
+
+    ``chain`` holds (name, real path) of the files above this one (``()`` for the file a
+    user named); problems that do not stop the reading (duplicate keys) are appended to
+    ``problems``, and :class:`~trunksim.scenario.problems.FatalProblems` is raised for
+    those that do.
+    """
     tree, found = _read(file)
     problems.extend(found)
     if tree is None:
-        raise _Fatal(Problem(file, None, ROOT, f"file is empty (allowed: {_EXAMPLE})"))
+        raise FatalProblems(Problem(file, None, ROOT, f"file is empty (allowed: {_EXAMPLE})"))
     if not isinstance(tree.value, dict):
-        message = f"the document is {_show(tree.value)}, not a mapping (allowed: {_EXAMPLE})"
-        raise _Fatal(Problem(file, tree.line, ROOT, message))
+        message = f"the document is {show_value(tree.value)}, not a mapping (allowed: {_EXAMPLE})"
+        raise FatalProblems(Problem(file, tree.line, ROOT, message))
     extends = tree.value.pop("extends", None)
     if extends is None:
         return tree
     if not isinstance(extends.value, str) or not extends.value.strip():
-        message = f"{_show(extends.value)} is not a file name (allowed: a path relative to this file)"
-        raise _Fatal(Problem(file, extends.where, "extends", message))
+        message = f"{show_value(extends.value)} is not a file name (allowed: a path relative to this file)"
+        raise FatalProblems(Problem(file, extends.where, "extends", message))
     parent = os.path.normpath(os.path.join(os.path.dirname(file), extends.value))
     chain = (*chain, (file, os.path.realpath(file)))
     real_paths = [real for _, real in chain]
     if os.path.realpath(parent) in real_paths:
         cycle = [name for name, _ in chain[real_paths.index(os.path.realpath(parent)) :]]
         message = f"extends cycle: {' -> '.join([*cycle, parent])} (allowed: a chain of files without repeats)"
-        raise _Fatal(Problem(file, extends.where, "extends", message))
+        raise FatalProblems(Problem(file, extends.where, "extends", message))
     if len(chain) >= MAX_EXTENDS:
         message = f"more than {MAX_EXTENDS} files extend each other (allowed: at most {MAX_EXTENDS})"
-        raise _Fatal(Problem(file, extends.where, "extends", message))
+        raise FatalProblems(Problem(file, extends.where, "extends", message))
     if not os.path.isfile(parent):
         message = f"file {extends.value!r} not found, looked for {parent} (allowed: a path relative to this file)"
-        raise _Fatal(Problem(file, extends.where, "extends", message))
-    return _merge(_load_file(parent, chain, problems), tree)
+        raise FatalProblems(Problem(file, extends.where, "extends", message))
+    return _merge(load_tree(parent, chain, problems), tree)
 
 
-def _merge(parent: _Node, child: _Node) -> _Node:
+def _merge(parent: Node, child: Node) -> Node:
     """Deep merge: mappings merge key by key; anything else in the child replaces the parent."""
     if not (isinstance(parent.value, dict) and isinstance(child.value, dict)):
         return child
     merged = dict(parent.value)
     for key, value in child.value.items():
         merged[key] = _merge(parent.value[key], value) if key in parent.value else value
-    return _Node(merged, child.file, child.line, child.key_line)
+    return Node(merged, child.file, child.line, child.key_line)
 
 
-def _from_plain(value: Any, file: str, depth: int = 0, budget: list[int] | None = None) -> _Node:
+def tree_from_plain(value: Any, file: str, depth: int = 0, budget: list[int] | None = None) -> Node:
     """A located tree for a Python value (an override); bounded like a YAML document."""
     budget = [MAX_OVERRIDE_NODES] if budget is None else budget
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_DEPTH:
         message = f"value is too large or nested more than {MAX_DEPTH} levels (allowed: a scenario-sized value)"
-        raise _Fatal(Problem(file, None, ROOT, message))
+        raise FatalProblems(Problem(file, None, ROOT, message))
     if isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
     if isinstance(value, Mapping):
-        return _Node({k: _from_plain(v, file, depth + 1, budget) for k, v in value.items()}, file, None)
+        return Node({k: tree_from_plain(v, file, depth + 1, budget) for k, v in value.items()}, file, None)
     if isinstance(value, (list, tuple)):
-        return _Node([_from_plain(v, file, depth + 1, budget) for v in value], file, None)
-    return _Node(value, file, None)
+        return Node([tree_from_plain(v, file, depth + 1, budget) for v in value], file, None)
+    return Node(value, file, None)
 
 
-def _plain(node: _Node, path: tuple = (), refused: list[Problem] | None = None) -> Any:
+def plain_value(node: Node, path: tuple = (), refused: list[Problem] | None = None) -> Any:
     """The plain value of a tree; NaN and infinities are reported into ``refused``.
 
     The schema refuses them too, but not where it takes any value (``sweep``), and this
@@ -351,10 +359,10 @@ def _plain(node: _Node, path: tuple = (), refused: list[Problem] | None = None) 
     """
     value = node.value
     if isinstance(value, dict):
-        return {key: _plain(child, (*path, key), refused) for key, child in value.items()}
+        return {key: plain_value(child, (*path, key), refused) for key, child in value.items()}
     if isinstance(value, list):
-        return [_plain(child, (*path, i), refused) for i, child in enumerate(value)]
+        return [plain_value(child, (*path, i), refused) for i, child in enumerate(value)]
     if refused is not None and isinstance(value, float) and not math.isfinite(value):
-        message = f"{_show(value)} is not a finite number (allowed: finite numbers)"
-        refused.append(Problem(node.file, node.where, _dotted(path), message))
+        message = f"{show_value(value)} is not a finite number (allowed: finite numbers)"
+        refused.append(Problem(node.file, node.where, dotted_path(path), message))
     return value
