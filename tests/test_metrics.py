@@ -46,9 +46,35 @@ def test_recovery_time_is_failure_to_restore():
     assert dora.recovery_time_median_hours(incs, W) == 2.5
 
 
-def test_rework_rate_is_the_share_of_hotfix_deployments():
-    deps = deployments((1, "regular", 1.0), (2, "hotfix", 2.0), (3, "regular", 3.0), (4, "regular", 4.0))
-    assert dora.rework_rate(deps, W) == 0.25
+def test_rework_rate_counts_hotfixes_fixes_of_production_failures_and_redeployments_after_a_rollback():
+    deps = pd.DataFrame(
+        [
+            (1, "regular", 1.0, 1.0, "1 2", True),  # rolled back
+            (2, "hotfix", 2.0, 2.0, "3", False),  # a hotfix of a production failure
+            (3, "regular", 3.0, 3.0, "1", False),  # ships change 1 again after the rollback
+            (4, "regular", 4.0, 4.0, "4 5", False),  # a fix-forward change riding the regular pipeline
+            (5, "regular", 5.0, 5.0, "6", False),  # planned work
+            (6, "regular", 6.0, 6.0, "7", False),  # a fix of what QA found: planned
+        ],
+        columns=["deployment_id", "kind", "started_hours", "finished_hours", "change_ids", "rolled_back"],
+    )
+    changes = pd.DataFrame(
+        {"change_id": [1, 2, 3, 4, 5, 6, 7], "remedies": ["", "", "production", "", "canary", "", "qa"]}
+    )
+    assert dora.rework_deployments(deps, changes).tolist() == [False, True, True, True, False, False]
+    assert dora.rework_rate(deps, changes, W) == pytest.approx(3 / 6)
+
+
+def test_failure_exposure_weighs_each_failure_by_the_share_of_users_it_reached():
+    incs = pd.DataFrame(
+        {
+            "started_hours": [1.0, 10.0, 40.0, -5.0],
+            "restored_hours": [3.0, 11.0, math.nan, 1.0],
+            "exposed_share": [1.0, 0.05, 1.0, 1.0],
+        }
+    )
+    # 2 user-hours + 0.05 + 8 (open to the end of the window) + 1 (clipped at its start), over 48/168 weeks
+    assert dora.failure_exposure_user_hours_per_week(incs, W) == pytest.approx((2.0 + 0.05 + 8.0 + 1.0) / (48 / 168))
 
 
 def test_no_deployments_means_undefined_failure_rate():

@@ -36,9 +36,12 @@ WORKING_FIELDS = {
     "ci.triage_time",
     "ci.revert_time",
     "merging.resolution_time",
+    "review.response_time",
 }
 CLOCK_FIELDS = {
     "team.on_call_rotation",
+    "team.calendar.start_spread",
+    "incidents.customer_report_delay",
     "ci.duration",
     "deployment.cadence",
     "deployment.offset",

@@ -29,8 +29,11 @@ STREAM_NAMES: tuple[str, ...] = (
     "merge",  # merge-conflict and semantic-breakage draws
     "deploy",  # deployment pipeline durations
     "incident",  # detection, diagnosis and hotfix times
-    "qa",  # QA period draws (GitFlow)
     "injected",  # defects written while resolving conflicts or by untested breakage
+    "defect_traits",  # per latent defect: does rolling back cure its failure, does monitoring see it
+    "injected_traits",  # the same traits for injected defects
+    "customer",  # how long customers take to report a failure monitoring missed
+    "review_response",  # how long a review request waits before a reviewer responds
 )
 """The named sources of randomness; each gets its own stream."""
 

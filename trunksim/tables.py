@@ -109,8 +109,9 @@ class IncidentRecord(NamedTuple):
     started_hours: float
     detected_hours: float
     restored_hours: float  # NaN while unrestored
-    restored_by: str  # flag_off, rollback, fix_forward, canary_rollback, already_gone
-    responder: int
+    restored_by: str  # flag_off, rollback, fix_forward, ticket, canary_rollback, already_gone
+    responder: int  # -1 when nobody was paged (a ticket, a canary)
+    exposed_share: float  # share of users the failure reached: 1, or the canary's traffic share
 
 
 CI_RUN_COLUMNS: tuple[str, ...] = CIRunRecord._fields
@@ -129,10 +130,12 @@ INCIDENT_COLUMNS: tuple[str, ...] = IncidentRecord._fields
 CHANGE_COLUMNS: tuple[str, ...] = (
     "change_id", "feature_id", "author", "kind", "target", "lines", "defects", "created_hours", "first_commit_hours",
     "submitted_hours", "merged_hours", "deployed_hours", "deployment_id", "state", "review_rounds", "ci_runs",
-    "conflicts", "flagged",
+    "conflicts", "flagged", "remedies",
 ) + tuple(f"stage_{s}_hours" for s in STAGES)
 """Columns of the ``changes`` table: one row per change born. ``kind``: feature, fix or hotfix;
-``state``: deployed or in_flight; ``stage_<stage>_hours``: lead-time hours spent in each stage."""
+``state``: deployed or in_flight; ``remedies``: for a fix or hotfix, who found the defect it
+repairs (production, canary, qa; empty otherwise): a fix of a production or canary failure is
+unplanned work (rework); ``stage_<stage>_hours``: lead-time hours spent in each stage."""
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "feature_id", "developer", "effort_hours", "lines", "defects", "changes", "started_hours", "completed_hours",
@@ -167,7 +170,7 @@ DTYPES: dict[str, dict[str, str]] = {
     "incidents": _dtypes(IncidentRecord),
     "changes": {
         **{name: "i" for name in ("change_id", "feature_id", "author", "defects", "deployment_id", "review_rounds", "ci_runs", "conflicts")},
-        **{name: "O" for name in ("kind", "target", "state")},
+        **{name: "O" for name in ("kind", "target", "state", "remedies")},
         "flagged": "b",
         **{name: "f" for name in CHANGE_COLUMNS if name.endswith("_hours") or name == "lines"},
     },

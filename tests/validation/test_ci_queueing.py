@@ -56,7 +56,7 @@ class PoolOnly:
         self.env = simpy.Environment()
         self.streams = Streams(seed, 0)
         self.log = EventLog()
-        self.ci = CIService(self)
+        self.ci = CIService(self.env, self.scenario.ci, self.streams, self.log)
 
 
 def erlang_c_wait_hours(arrivals_per_hour: float, service_per_hour: float, runners: int) -> float:

@@ -1,7 +1,8 @@
 """Little's law on changes in flight (docs/validation.md, section 2).
 
-A change is *in flight* from its first commit until the deployment that rolls it out
-to everyone — exactly the span its lead time measures. Over the measurement window
+A change is *in flight* from its first commit until the deployment that puts it in
+production for good — exactly the span its lead time measures (a rollback takes the
+credit back: the change is in flight again until it ships and stays). Over the measurement window
 of a long run, Little's law says
 
     time-average number in flight  L  =  throughput λ  ×  mean lead time W.
@@ -28,21 +29,42 @@ SAMPLE_EVERY_HOURS = 0.1
 
 
 def in_flight_samples(model: DeliveryModel, start: float, end: float) -> list[int]:
-    """Start a process that counts committed, not yet deployed changes every SAMPLE_EVERY_HOURS in [start, end)."""
+    """Start a process that counts committed changes not yet in production for good every SAMPLE_EVERY_HOURS in [start, end).
+
+    The live state cannot know which rollout a later rollback will undo, so each sample
+    also notes the deployments live then that a rollback could still reach; once the run
+    is over, the changes of those whose credit was taken back are counted too (call the
+    returned list's ``finish()`` after the run).
+    """
     samples: list[int] = []
+    reachable: list[tuple[float, list]] = []
 
     def sampler():
-        seen, open_changes = 0, []
+        seen, open_changes, taken_back = 0, [], set()
+        delivery = model.delivery
         yield model.env.timeout(start)
         while model.env.now < end - SAMPLE_EVERY_HOURS / 2:
             open_changes.extend(model.log.changes[seen:])
             seen = len(model.log.changes)
-            open_changes = [c for c in open_changes if c.deployed < 0]
+            for deployment in delivery.deployments[-20:]:  # a rollback puts its changes back in flight
+                if deployment.rolled_back and deployment.deployment_id not in taken_back:
+                    taken_back.add(deployment.deployment_id)
+                    open_changes.extend(deployment.changes)
+            open_changes = list({id(c): c for c in open_changes if c.deployed < 0}.values())
             samples.append(sum(1 for c in open_changes if c.first_commit >= 0))
+            reachable.append((model.env.now, list(delivery.live[-3:])))
             yield model.env.timeout(SAMPLE_EVERY_HOURS)
 
+    def finish() -> list[int]:
+        """Add, to each sample, the changes that were in production then but whose credit a later rollback took back."""
+        totals = []
+        for count, (now, deployments) in zip(samples, reachable):
+            later = {id(c): c for d in deployments if d.rolled_back for c in d.changes}
+            totals.append(count + sum(1 for c in later.values() if c.first_commit >= 0 and not 0 <= c.deployed <= now))
+        return totals
+
     model.env.process(sampler())
-    return samples
+    return finish
 
 
 def littles_law_experiment(kind: str, seed: int = 3) -> dict:
@@ -50,8 +72,9 @@ def littles_law_experiment(kind: str, seed: int = 3) -> dict:
     scenario = small(kind, team={"developers": 8}, simulation={"duration": "52w", "warm_up": "4w"})
     model = DeliveryModel(scenario, seed=seed)
     start, end = scenario.simulation.warm_up, scenario.simulation.duration
-    samples = in_flight_samples(model, start, end)
+    finish = in_flight_samples(model, start, end)
     changes = model.run().changes
+    samples = finish()
     window = end - start
     delivered = changes[changes["deployed_hours"].between(start, end)]
     committed = changes["first_commit_hours"]

@@ -67,20 +67,26 @@ class Backlog:
         count = int(rng.poisson(work.defects_per_100_lines * lines / 100.0))
         feature = Feature(feature_id=self.features_started + 1, effort_hours=effort, lines=lines, defects=[])
         self.features_started += 1
-        feature.defects = self.draw_defects(rng, feature.feature_id, count)
+        feature.defects = self.draw_defects(rng, feature.feature_id, count, self.streams["defect_traits"])
         feature.developer = developer
         feature.started = self.clock()
         self.log.features.append(feature)
         return feature
 
-    def draw_defects(self, rng: np.random.Generator, feature_id: int, count: int) -> list[Defect]:
-        """Draw ``count`` latent defects: position, severity, time to failure and every detection draw at once."""
+    def draw_defects(self, rng: np.random.Generator, feature_id: int, count: int, traits: np.random.Generator) -> list[Defect]:
+        """Draw ``count`` latent defects: position, severity, time to failure and every detection draw at once.
+
+        ``rng`` gives what every defect has had from the first version of the model;
+        ``traits`` (a stream of its own, so adding traits moves no earlier draw) gives
+        whether rolling back cures its failure and whether monitoring sees it.
+        """
         if count == 0:
             return []
         work = self.work
         uniforms = rng.random((count, 5))
         severities = rng.choice(3, size=count, p=np.asarray(work.severity_shares, dtype=float) / sum(work.severity_shares)) + 1
         failures = self.time_to_failure.sample(rng, count)
+        extra = traits.random((count, 2))
         defects = []
         for i in range(count):
             self._defect_ids += 1
@@ -89,7 +95,7 @@ class Backlog:
                 Defect(
                     defect_id=self._defect_ids, feature_id=feature_id, position=float(u[0]), severity=int(severities[i]),
                     review_u=float(u[1]), ci_u=float(u[2]), canary_u=float(u[3]), strategy_u=float(u[4]),
-                    time_to_failure_hours=float(failures[i]),
+                    time_to_failure_hours=float(failures[i]), rollback_u=float(extra[i, 0]), monitor_u=float(extra[i, 1]),
                 )
             )
         return sorted(defects, key=lambda d: d.position)
@@ -97,7 +103,7 @@ class Backlog:
     def inject_defect(self, change: Change) -> Defect:
         """A new defect written into ``change`` (conflict resolution, untested breakage)."""
         feature_id = change.feature.feature_id if change.feature else -1
-        defect = self.draw_defects(self.streams["injected"], feature_id, 1)[0]
+        defect = self.draw_defects(self.streams["injected"], feature_id, 1, self.streams["injected_traits"])[0]
         defect.change = change
         change.defects.append(defect)
         return defect

@@ -90,3 +90,58 @@ class WorkingCalendar:
         if not self.enabled or work_hours <= 0:
             return start + max(work_hours, 0.0)
         return max(start, self.instant_after_work(self.working_hours_until(start) + work_hours))
+
+
+class ShiftedCalendar:
+    """A working calendar moved later in time by ``offset_hours`` (a later start, or another time zone).
+
+    Same interface as :class:`WorkingCalendar`: ``working_hours_until``,
+    ``working_hours_between`` and ``finish_time``, all exact and O(1).
+
+    Parameters
+    ----------
+    base : WorkingCalendar
+        The team's calendar.
+    offset_hours : float
+        How much later this person's week runs, clock hours (west of the team: positive).
+    """
+
+    __slots__ = ("base", "offset_hours")
+
+    def __init__(self, base: WorkingCalendar, offset_hours: float) -> None:
+        self.base = base
+        self.offset_hours = offset_hours
+
+    def working_hours_until(self, t: float) -> float:
+        """Working hours from this person's time 0 to ``t``, hours."""
+        return self.base.working_hours_until(t - self.offset_hours)
+
+    def working_hours_between(self, start: float, end: float) -> float:
+        """Working hours in ``[start, end]``, hours."""
+        return self.working_hours_until(end) - self.working_hours_until(start)
+
+    def finish_time(self, start: float, work_hours: float) -> float:
+        """The instant ``work_hours`` of work started at ``start`` is done, hours."""
+        return self.base.finish_time(start - self.offset_hours, work_hours) + self.offset_hours
+
+
+def personal_calendars(base: WorkingCalendar, developers: int, start_spread_hours: float, time_zones: list[float]):
+    """Each developer's calendar: the team's, moved by their time zone and their place in the start spread.
+
+    Developer ``i`` lives in ``time_zones[i % len(time_zones)]`` (hours behind the first
+    zone; an empty list is one zone) and starts ``start_spread_hours * k / n`` later than
+    the earliest starter of their zone, where ``k`` is their rank among the ``n``
+    developers of that zone: starts are spread evenly, with no randomness. A developer
+    with no shift gets ``base`` itself.
+    """
+    zones = list(time_zones) or [0.0]
+    members: dict[int, list[int]] = {}
+    for i in range(developers):
+        members.setdefault(i % len(zones), []).append(i)
+    calendars: list = [base] * developers
+    for zone, people in members.items():
+        for rank, i in enumerate(people):
+            offset = zones[zone] + start_spread_hours * rank / len(people)
+            if offset != 0.0 and base.enabled:
+                calendars[i] = ShiftedCalendar(base, offset)
+    return calendars

@@ -82,10 +82,17 @@ class Delivery:
         if self._poke is not None and not self._poke.triggered:
             self._poke.succeed()
 
-    def candidates(self, include_unbuilt: bool = False) -> list[Change]:
-        """Changes that the next deployment would roll out."""
+    def candidates(self, kind: str = "regular") -> list[Change]:
+        """Changes that the next deployment of ``kind`` would roll out.
+
+        A regular deployment ships what the last green build of the production branch
+        covers. A hotfix deployment ships only hotfixes (each passed its own CI run), on
+        top of what is live: nothing untested or unreviewed rides along with it.
+        """
+        if kind == "hotfix":
+            return [c for c in self.branch.pending if not c.deploying and c.kind == "hotfix"]
         green = self.branch.green_version
-        return [c for c in self.branch.pending if not c.deploying and (include_unbuilt or c.merge_version <= green)]
+        return [c for c in self.branch.pending if not c.deploying and c.merge_version <= green]
 
     @staticmethod
     def blocked(changes: list[Change]) -> bool:
@@ -130,8 +137,8 @@ class Delivery:
         priority = 0 if kind == "hotfix" else 1
         with self.slot.request(priority=priority) as request:
             yield request
-            changes = self.candidates(include_unbuilt=kind == "hotfix")
-            if kind != "hotfix" and (not changes or self.blocked(changes)):
+            changes = self.candidates(kind)
+            if not changes or self.blocked(changes):
                 return None
             deployment = Deployment(
                 deployment_id=len(self.deployments) + 1, source=self.branch.name, kind=kind, started=env.now,
@@ -161,7 +168,7 @@ class Delivery:
                     for defect in caught:
                         defect.found_by = "canary"
                         defect.found_at = canary_start
-                        self.incidents.record_canary(defect, deployment, canary_start, env.now)
+                        self.incidents.record_canary(defect, deployment, canary_start, env.now, canary.traffic_share)
                         self.repairs.handle_known_defect(defect)
                     return deployment
             self.roll_out(deployment)
@@ -256,7 +263,7 @@ class Delivery:
             defect.found_at = started
             deployment = defect.change.current_deployment if defect.change else None
             if deployment is not None:
-                self.incidents.record_canary(defect, deployment, started, self.env.now)
+                self.incidents.record_canary(defect, deployment, started, self.env.now, self.settings.canary.traffic_share)
             self.repairs.repair(defect)
 
     def set_flag(self, feature: Feature, on: bool) -> None:
@@ -279,7 +286,12 @@ class Delivery:
         return latest is not None and change is not None and change.current_deployment is latest and len(self.live) > 1
 
     def roll_back(self, deployment: Deployment) -> None:
-        """Return production to the previous deployment; its changes wait to ship again."""
+        """Return production to the previous deployment; its changes wait to ship again.
+
+        A change this deployment delivered is no longer delivered: its credit is taken
+        back and its lead time runs on (as ``deploy_wait``, from the rollout that did not
+        last) until a deployment that stays in production ships it again.
+        """
         now = self.env.now
         deployment.rolled_back = True
         deployment.rolled_back_at = now
@@ -290,6 +302,11 @@ class Delivery:
             if change.current_deployment is deployment:
                 change.in_production = False
                 change.current_deployment = previous
+                if change.deployment_id == deployment.deployment_id:
+                    change.uncredit()
+                feature = change.feature
+                if feature is not None and change.kind == "feature" and feature.completed >= 0:
+                    feature.completed = -1.0  # complete again once all of it is back in production
                 returned.append(change)
         self.branch.pending = returned + self.branch.pending
         for change in returned:

@@ -32,6 +32,8 @@ class Defect:
     canary_u: float
     strategy_u: float  # reserved for a strategy's own finding stage (GitFlow's QA)
     time_to_failure_hours: float
+    rollback_u: float = 1.0  # below incidents.irreversible_failure_share: rolling back does not cure its failure
+    monitor_u: float = 0.0  # below incidents.monitoring_coverage: monitoring alerts on its failure
     change: Optional["Change"] = None
     found_by: str = ""  # "", review, ci, qa, canary, production
     found_at: float = -1.0
@@ -76,7 +78,7 @@ class Change:
     first_commit: float = -1.0
     submitted: float = -1.0
     merged: float = -1.0
-    deployed: float = -1.0  # first full rollout holding it
+    deployed: float = -1.0  # the full rollout that put it in production for good (so far)
     deployment_id: int = -1
     coded_hours: float = 0.0
     synced_at: float = 0.0  # last time the branch took in its target
@@ -108,6 +110,18 @@ class Change:
             self.stage_hours[STAGE_INDEX[self.stage]] += now - self.stage_since
         self.stage = stage
         self.stage_since = now
+
+    def uncredit(self) -> None:
+        """The deployment that delivered this change was rolled back: it is not delivered any more.
+
+        Lead-time accounting resumes as ``deploy_wait`` from the rollout that did not last.
+        """
+        if self.deployed < 0:
+            return
+        self.stage = "deploy_wait"
+        self.stage_since = self.deployed
+        self.deployed = -1.0
+        self.deployment_id = -1
 
     @property
     def unfixed_defects(self) -> list[Defect]:
@@ -167,3 +181,4 @@ class Incident:
     restored_by: str = ""  # flag_off, rollback, fix_forward, canary_rollback
     responder: int = -1
     source: str = "production"  # production or canary
+    exposed_share: float = 1.0  # share of users the failure reached (a canary's traffic share)

@@ -22,7 +22,7 @@ import simpy
 
 from trunksim.engine.backlog import Backlog
 from trunksim.engine.branches import Branches
-from trunksim.engine.calendar import around_the_clock
+from trunksim.engine.calendar import WorkingCalendar, around_the_clock
 from trunksim.engine.ci import PRIORITY_BRANCH_BUILD, PRIORITY_HOTFIX, CIService
 from trunksim.engine.entities import Branch, Change, Defect
 from trunksim.engine.merging import MergeModel, lines_landed_since, merges_since
@@ -54,12 +54,17 @@ class Flow:
         The components a change passes through.
     on_merged : callable
         ``on_merged(change, branch_name)``, the strategy's hook after every merge.
+    verification_hours : callable
+        ``verification_hours(change, branch_name)``: the strategy's QA before a merge, working hours.
+    calendar : WorkingCalendar
+        The calendar verification (a QA team) works on.
     """
 
     def __init__(
         self, env: simpy.Environment, scenario: Scenario, streams: Streams, merge_u: Callable[[], float], team: "Team",
         branches: Branches, ci: CIService, backlog: Backlog, merge_model: MergeModel,
-        on_merged: Callable[[Change, str], None],
+        on_merged: Callable[[Change, str], None], verification_hours: Callable[[Change, str], float],
+        calendar: WorkingCalendar,
     ) -> None:
         self.env = env
         self.team = team
@@ -68,6 +73,8 @@ class Flow:
         self.backlog = backlog
         self.merge_model = merge_model
         self.on_merged = on_merged
+        self.verification_hours = verification_hours
+        self.calendar = calendar
         self.review_settings = scenario.review
         self.ci_settings = scenario.ci
         self.resolution_defect_probability = scenario.merging.resolution_defect_probability
@@ -142,6 +149,9 @@ class Flow:
                 change.enter("rework", env.now)
                 yield author.assign(PRIORITY_REWORK, self.triage(change, outcome))
                 continue
+            hours = self.verification_hours(change, target.name)
+            if hours > 0:
+                yield env.timeout(self.calendar.finish_time(env.now, hours) - env.now)
             concurrent = merges_since(target, change.ci_base_at)
             breaks = self.merge_u() < self.merge_model.breakage_probability(concurrent)
             self.merge(change, target, breaks)
@@ -237,9 +247,12 @@ class Flow:
                         author = team[culprit.author]
                         author.assign(PRIORITY_BRANCH, self.repair_branch(culprit, branch))
             else:
-                # Flaky red: whoever merged last reads it and re-runs.
+                # Flaky red: whoever merged last reads it and re-runs; if they are answering
+                # incidents, the first developer who is not does.
                 last = branch.pending[-1] if branch.pending else None
                 who = team[last.author] if last is not None else team[0]
+                if who.responding:
+                    who = next((dev for dev in team.developers if not dev.responding), who)
                 yield who.assign(PRIORITY_BRANCH, self.rerun_flaky(branch))
 
     def rerun_flaky(self, branch: Branch):
@@ -319,4 +332,7 @@ class Flow:
             for defect in change.unfixed_defects:
                 yield env.timeout(around_the_clock(self.fix_time()))
                 defect.fixed = defect.repaired = True
+        hours = self.verification_hours(change, branch.name)
+        if hours > 0:
+            yield env.timeout(around_the_clock(hours))
         self.merge(change, branch, breaks=False)

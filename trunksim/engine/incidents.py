@@ -8,12 +8,22 @@ developer (a weekly rotation, any hour of the day) diagnoses it and restores ser
 by the cheapest path available:
 
 1. **flag off** — the defect sits behind a feature flag that is on;
-2. **rollback** — the defect came with the latest live deployment and rollback is on;
+2. **rollback** — the defect came with the latest live deployment, rollback is on, and
+   rolling back cures this failure (``incidents.irreversible_failure_share`` of failures,
+   such as a data migration gone wrong, it does not);
 3. **fix forward** — write a fix and send it down the strategy's hotfix path; service is
    restored when that hotfix deployment has rolled out (an unplanned deployment).
 
 After a flag-off or rollback the author still fixes the defect through the normal
 flow; the flag comes back on when the fix is deployed.
+
+What makes recovery slow in real organisations is modelled, not set: a failure that
+monitoring misses (``1 - incidents.monitoring_coverage`` of them) is noticed only when
+customers report it (``incidents.customer_report_delay``); a failure of low severity
+(at most ``incidents.ticket_max_severity``) pages nobody: it becomes a ticket, fixed by
+the author through the normal flow, and service is restored only when that fix ships
+(under GitFlow, with the next release or a hotfix through QA); and a failure that
+rollback cannot cure waits for a fix forward.
 """
 
 from __future__ import annotations
@@ -70,7 +80,9 @@ class IncidentDesk:
         self.detection_delay = streams.buffered("incident", settings.detection_delay)
         self.diagnosis_time = streams.buffered("incident", settings.diagnosis_time)
         self.hotfix_time = streams.buffered("incident", settings.fix_time)
+        self.customer_report_delay = streams.buffered("customer", settings.customer_report_delay)
         self.incidents: list[Incident] = []
+        self._gone: dict[int, simpy.Event] = {}  # defect id → fires when the defect stops being live
 
     @staticmethod
     def is_live(defect: Defect) -> bool:
@@ -86,16 +98,25 @@ class IncidentDesk:
         live = self.is_live(defect)
         if live and defect.live_since < 0:
             defect.live_since = self.env.now
-            if defect.incident is None:
+            if self.may_fail(defect):
                 self.env.process(self.fail_later(defect, defect.live_token))
         elif not live and defect.live_since >= 0:
             defect.live_since = -1.0
             defect.live_token += 1
+            gone = self._gone.pop(defect.defect_id, None)
+            if gone is not None:
+                gone.succeed()
+
+    @staticmethod
+    def may_fail(defect: Defect) -> bool:
+        """A live defect fails unless an incident of its own is still open (one shipped again after its
+        incident was restored, still unfixed, fails again)."""
+        return defect.incident is None or defect.incident.restored >= 0
 
     def fail_later(self, defect: Defect, token: int) -> Generator:
         """Fail after the defect's time to failure, unless it stopped being live meanwhile."""
         yield self.env.timeout(defect.time_to_failure_hours)
-        if defect.live_token == token and defect.incident is None and self.is_live(defect):
+        if defect.live_token == token and self.may_fail(defect) and self.is_live(defect):
             yield from self.incident(defect)
 
     def incident(self, defect: Defect) -> Generator:
@@ -111,8 +132,14 @@ class IncidentDesk:
         defect.incident = incident
         defect.found_by = "production"
         defect.found_at = env.now
-        yield env.timeout(self.detection_delay())
+        delay = self.detection_delay()
+        if defect.monitor_u >= self.settings.monitoring_coverage:
+            delay = self.customer_report_delay()  # monitoring missed it: a customer tells us
+        yield env.timeout(delay)
         incident.detected = env.now
+        if defect.severity <= self.settings.ticket_max_severity:
+            yield from self.ticket(incident)
+            return
         restored = env.event()
         responder = self.team.on_call()
         incident.responder = responder.index
@@ -140,7 +167,7 @@ class IncidentDesk:
             incident.restored_by = "flag_off"
             restored.succeed()
             repairs.repair(defect)
-        elif settings.rollback_enabled and delivery.can_roll_back(incident):
+        elif settings.rollback_enabled and self.rollback_cures(defect) and delivery.can_roll_back(incident):
             yield from dev.work_around_the_clock(settings.rollback_time, "incident", incident.incident_id)
             if delivery.can_roll_back(incident):
                 delivery.roll_back(delivery.latest())
@@ -154,17 +181,38 @@ class IncidentDesk:
             incident.restored_by = "fix_forward"
             self.env.process(self.ship_hotfix(fix, restored))
 
+    def rollback_cures(self, defect: Defect) -> bool:
+        """False for the share of failures rolling back does not cure (data migrations, corrupted state)."""
+        return defect.rollback_u >= self.settings.irreversible_failure_share
+
+    def ticket(self, incident: Incident) -> Generator:
+        """A low-severity failure: nobody is paged; its author fixes it through the normal flow.
+
+        Service is restored when the defect stops hurting users: its fix is deployed (or a
+        rollback or flag-off for another reason takes it out first).
+        """
+        defect = incident.defect
+        incident.restored_by = "ticket"
+        if self.is_live(defect):
+            gone = self._gone[defect.defect_id] = self.env.event()
+            self.repairs.repair(defect)
+            yield gone
+        else:
+            self.repairs.handle_known_defect(defect)
+        incident.restored = self.env.now
+
     def ship_hotfix(self, fix, restored) -> Generator:
         """Send a hotfix down the hotfix path (merged onto the production branch, deployed at once); service is back when it is live."""
         yield from self.flow.expedite(fix, self.hotfix_branch)
         yield from self.delivery.deploy("hotfix")
         restored.succeed()
 
-    def record_canary(self, defect: Defect, deployment: Deployment, started: float, rolled_back: float) -> None:
-        """A failure caught by the canary: real users were hurt, the rollback restored them."""
+    def record_canary(self, defect: Defect, deployment: Deployment, started: float, rolled_back: float, exposed_share: float) -> None:
+        """A failure caught by the canary: the users it reached (``exposed_share``) were hurt until the rollback."""
         incident = Incident(
             incident_id=len(self.incidents) + 1, defect=defect, deployment_id=deployment.deployment_id,
             started=started, detected=started, restored=rolled_back, restored_by="canary_rollback", source="canary",
+            exposed_share=exposed_share,
         )
         self.incidents.append(incident)
         defect.incident = incident

@@ -57,6 +57,7 @@ class EventLog:
             ("state", lambda c: "deployed" if c.deployed >= 0 else "in_flight"),
             ("review_rounds", lambda c: c.review_rounds), ("ci_runs", lambda c: c.ci_runs),
             ("conflicts", lambda c: c.conflicts), ("flagged", lambda c: c.flagged),
+            ("remedies", lambda c: c.fixes.found_by if c.fixes is not None else ""),
         )
         for name, get in fields:
             column = columns[name]
@@ -127,5 +128,5 @@ def incident_record(i: Incident) -> IncidentRecord:
     return IncidentRecord(
         i.incident_id, i.deployment_id, i.defect.change.change_id if i.defect.change else -1, i.defect.severity,
         i.source, i.started, i.detected if i.detected >= 0 else math.nan,
-        i.restored if i.restored >= 0 else math.nan, i.restored_by, i.responder,
+        i.restored if i.restored >= 0 else math.nan, i.restored_by, i.responder, i.exposed_share,
     )

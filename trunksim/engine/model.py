@@ -27,7 +27,7 @@ import simpy
 
 from trunksim.engine.backlog import Backlog
 from trunksim.engine.branches import Branches
-from trunksim.engine.calendar import WorkingCalendar
+from trunksim.engine.calendar import WorkingCalendar, personal_calendars
 from trunksim.engine.ci import CIService
 from trunksim.engine.delivery import Delivery
 from trunksim.engine.flow import Flow
@@ -88,17 +88,19 @@ class DeliveryModel:
         for name in self.strategy.long_lived_branches():
             self.branches.create(name)
 
-        self.team = Team(env, scenario.team)
+        review = scenario.review
+        response_time = streams.buffered("review_response", review.response_time) if review.response_time is not None else None
+        self.team = Team(env, scenario.team, review.reviewers, response_time, calendar)
         self.backlog = Backlog(scenario, streams, log, lambda: env.now, self.strategy.integration_branch)
         self.ci = CIService(env, scenario.ci, streams, log)
         self.flow = Flow(
             env, scenario, streams, merge_u, self.team, self.branches, self.ci, self.backlog, merge_model,
-            self.strategy.on_merged,
+            self.strategy.on_merged, self.strategy.verification_hours, calendar,
         )
         self.delivery = Delivery(env, scenario, streams, self.branches[production])
         self.repairs = Repairs(
             env, scenario.ci, self.team, self.backlog, self.flow, self.branches, self.branches[production],
-            self.strategy.fix_target,
+            self.strategy.fix_target, self.strategy.reverts_known_defects,
         )
         self.incidents = IncidentDesk(
             env, scenario.incidents, streams, self.team, self.delivery, self.repairs, self.flow, self.branches[production],
@@ -108,7 +110,8 @@ class DeliveryModel:
         # Processes start in this order (it fixes the order of same-instant events):
         # the deployer, the developers, the post-merge builds, the strategy's own.
         self.delivery.connect(self.incidents, self.repairs)
-        self.team.hire(calendar, log, self.backlog, self.flow, self.strategy.plan)
+        calendars = personal_calendars(calendar, scenario.team.developers, cal.start_spread, list(cal.time_zones))
+        self.team.hire(calendars, log, self.backlog, self.flow, self.strategy.plan)
         if scenario.ci.post_merge:
             for branch in list(self.branches.values()):
                 env.process(self.flow.build_branch(branch))

@@ -11,8 +11,17 @@ A developer works through, in this order of priority:
 5. otherwise they wait until something arrives (logged as ``waiting``).
 
 Between focus blocks they look at 2 and 3 again, which is why review pickup waits grow
-with ``team.focus_block``. Human work follows the working calendar; incident response
-does not.
+with ``team.focus_block``. Human work follows the working calendar (each developer's own,
+shifted by their time zone and start time); incident response does not.
+
+**Review pickup** (``review.response_time``, ``review.reviewers``). Only the first
+``review.reviewers`` developers review (0: everyone), so review capacity is a choice. A
+request waits in the shared queue until a reviewer ends a focus block or a task, as
+above; with a response time, the request also *pings* a reviewer once it has waited
+its drawn response time (working hours on the team's calendar): a reviewer who is
+coding puts the code aside at once, reviews, and goes back to it (an idle one is woken
+at once in any case). A responsive team (short response times) waits less; a busy
+one (few reviewers, long reviews) queues. Sources in docs/references.md.
 """
 
 from __future__ import annotations
@@ -52,19 +61,25 @@ class Team:
         ``developers``, ``focus_block``, ``max_open_changes``, ``on_call_rotation``.
     """
 
-    def __init__(self, env: simpy.Environment, settings: "TeamSettings") -> None:
+    def __init__(
+        self, env: simpy.Environment, settings: "TeamSettings", reviewers: int = 0,
+        response_time: Optional[Callable[[], float]] = None, calendar: Optional[WorkingCalendar] = None,
+    ) -> None:
         self.env = env
         self.settings = settings
         self.developers: list[Developer] = []
         self.review_queue: deque[Change] = deque()
         self.idle: dict[int, Developer] = {}  # waiting for work, in the order they became idle
+        self.reviewers = reviewers if 0 < reviewers < settings.developers else settings.developers
+        self.response_time = response_time
+        self.calendar = calendar
 
     def hire(
-        self, calendar: WorkingCalendar, log: EventLog, backlog: "Backlog", flow: "Flow", plan: Callable[[Feature], "Plan"]
+        self, calendars: list[WorkingCalendar], log: EventLog, backlog: "Backlog", flow: "Flow", plan: Callable[[Feature], "Plan"]
     ) -> None:
-        """Start every developer's process."""
+        """Start every developer's process; developer ``i`` works on ``calendars[i]``."""
         self.developers = [
-            Developer(self.env, i, self.settings, calendar, log, self, backlog, flow, plan)
+            Developer(self.env, i, self.settings, calendars[i], log, self, backlog, flow, plan)
             for i in range(self.settings.developers)
         ]
 
@@ -74,21 +89,41 @@ class Team:
     def __len__(self) -> int:
         return len(self.developers)
 
+    def may_review(self, dev: "Developer", change: Change) -> bool:
+        """``dev`` is a reviewer and did not write ``change`` (or nobody else could review it)."""
+        if dev.index >= self.reviewers:
+            return False
+        return dev.index != change.author or len(self.developers) == 1 or (self.reviewers == 1 and change.author == 0)
+
     def request_review(self, change: Change) -> None:
-        """Put a change in the shared review queue and wake an idle reviewer."""
+        """Put a change in the shared review queue and wake an idle reviewer; with a response time, ping one later."""
         self.review_queue.append(change)
-        solo = len(self.developers) == 1
         for dev in self.idle.values():
-            if solo or dev.index != change.author:
+            if self.may_review(dev, change):
                 dev.poke()
                 break
+        if self.response_time is not None:
+            now = self.env.now
+            delay = self.calendar.finish_time(now, self.response_time()) - now
+            self.env.timeout(delay).callbacks.append(lambda _event: self.ping(change))
+
+    def ping(self, change: Change) -> None:
+        """The request's response time is up: if nobody took it yet, a coding reviewer takes it now."""
+        if change not in self.review_queue:
+            return
+        for dev in self.developers[: self.reviewers]:
+            if dev.coding and self.may_review(dev, change):
+                dev.coding = False
+                dev.process.interrupt("review")
+                return
 
     def take_review(self, dev: "Developer") -> Optional[Change]:
-        """The oldest change waiting for review that ``dev`` did not write (anyone's, in a team of one)."""
+        """The oldest change waiting for review that ``dev`` may review."""
+        if dev.index >= self.reviewers:
+            return None
         queue = self.review_queue
-        solo = len(self.developers) == 1
         for i, change in enumerate(queue):
-            if solo or change.author != dev.index:
+            if self.may_review(dev, change):
                 del queue[i]
                 return change
         return None
@@ -123,6 +158,7 @@ class Developer:
         self.open_changes = 0
         self.wake: Optional[simpy.Event] = None
         self.responding = False
+        self.coding = False  # in a coding stretch a review ping may interrupt
         self.incident_queue: deque = deque()
         self._last_row = -1  # index of this developer's latest activity row
         self.process = self.env.process(self.run())
@@ -189,7 +225,7 @@ class Developer:
             self.change = self.backlog.new_change(self.index, self.feature, effort, defects, kind="feature", created=now)
         change = self.change
         block = min(self.settings.focus_block, change.effort_hours - change.coded_hours)
-        yield from self.work(block, "coding", change.change_id)
+        yield from self.work(block, "coding", change.change_id, interruptible=True)
         change.coded_hours += block
         if change.first_commit < 0:
             change.first_commit = self.env.now
@@ -204,42 +240,55 @@ class Developer:
         idle = self.team.idle
         idle[self.index] = self
         start = self.env.now
+        cause = None
         try:
             yield self.wake
-            paged = False
-        except simpy.Interrupt:
-            paged = True
+        except simpy.Interrupt as interrupt:
+            cause = interrupt.cause
         self.wake = None
         del idle[self.index]
         self._log_wait(start)
-        if paged:
-            yield from self.answer_pages()
+        if cause is not None:
+            yield from self.interrupted(cause)
 
     def _log_wait(self, start: float) -> None:
         hours = self.calendar.working_hours_between(start, self.env.now)
         if hours > 0:
             self.record("waiting", start, self.env.now, hours, -1)
 
-    def work(self, hours: float, activity: str, detail: int = -1) -> Generator:
+    def work(self, hours: float, activity: str, detail: int = -1, interruptible: bool = False) -> Generator:
         """Spend ``hours`` working hours on ``activity``, on the working calendar.
 
-        An incident page interrupts the work; it resumes afterwards with what is left.
+        An incident page interrupts the work (and, if ``interruptible``, a review ping);
+        it resumes afterwards with what is left.
         """
         calendar = self.calendar
         remaining = hours
         while remaining > EPS:
             start = self.env.now
             end = calendar.finish_time(start, remaining)
+            self.coding = interruptible
             try:
                 yield self.env.timeout(end - start)
+                self.coding = False
                 self.record(activity, start, end, remaining, detail)
                 return
-            except simpy.Interrupt:
+            except simpy.Interrupt as interrupt:
+                self.coding = False
                 done = min(calendar.working_hours_between(start, self.env.now), remaining)
                 if done > 0:
                     self.record(activity, start, self.env.now, done, detail)
                 remaining -= done
-                yield from self.answer_pages()
+                yield from self.interrupted(interrupt.cause)
+
+    def interrupted(self, cause: object) -> Generator:
+        """Handle what interrupted the developer: an incident page, or a review ping."""
+        if cause == "review":
+            change = self.team.take_review(self)
+            if change is not None:
+                yield from self.flow.review(self, change)
+        else:
+            yield from self.answer_pages()
 
     def record(self, activity: str, start: float, end: float, hours: float, detail: int) -> None:
         """Log a stretch of this developer's time; a stretch that continues their previous one extends it."""
@@ -254,9 +303,19 @@ class Developer:
         rows.append(ActivityRecord(self.index, activity, start, end, hours, detail))
 
     def work_around_the_clock(self, hours: float, activity: str, detail: int = -1) -> Generator:
-        """Spend ``hours`` clock hours on ``activity`` (incident response ignores the calendar)."""
+        """Spend ``hours`` clock hours on ``activity`` (incident response ignores the calendar).
+
+        A review ping that arrives meanwhile is ignored: the request stays in the queue.
+        """
         start = self.env.now
-        yield self.env.timeout(hours)
+        remaining = hours
+        while True:
+            since = self.env.now
+            try:
+                yield self.env.timeout(remaining)
+                break
+            except simpy.Interrupt:
+                remaining -= self.env.now - since
         self.record(activity, start, self.env.now, hours, detail)
 
     def answer_pages(self) -> Generator:

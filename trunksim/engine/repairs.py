@@ -38,11 +38,13 @@ class Repairs:
         The branch production deploys from.
     fix_target : callable
         ``fix_target(defect, kind)``: the strategy's choice of branch for a fix.
+    reverts_known_defects : bool
+        Whether the strategy lets a known defect be reverted out of the production branch.
     """
 
     def __init__(
         self, env: simpy.Environment, ci_settings: "CI", team: "Team", backlog: Backlog, flow: "Flow", branches: Branches,
-        production_branch: Branch, fix_target: Callable[[Defect, str], str],
+        production_branch: Branch, fix_target: Callable[[Defect, str], str], reverts_known_defects: bool = True,
     ) -> None:
         self.env = env
         self.ci_settings = ci_settings
@@ -52,6 +54,7 @@ class Repairs:
         self.branches = branches
         self.production_branch = production_branch
         self.fix_target = fix_target
+        self.reverts_known_defects = reverts_known_defects
 
     def fix_change(self, defect: Defect, author: int, kind: str, effort_hours: float) -> Change:
         """A change that repairs a defect found after merge (canary, production, QA); coding is done."""
@@ -90,6 +93,7 @@ class Repairs:
         branch = self.production_branch
         if (
             self.ci_settings.red_branch_policy == "revert"
+            and self.reverts_known_defects
             and change is not None
             and not change.in_production
             and not change.deploying

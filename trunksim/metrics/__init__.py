@@ -32,8 +32,9 @@ DORA_COLUMNS: tuple[str, ...] = (
     "change_failure_rate_escaped",
     "recovery_time_median_hours",
     "rework_rate",
+    "failure_exposure_user_hours_per_week",
 )
-"""The DORA metrics, trunksim profile."""
+"""The DORA metrics, trunksim profile, and the user impact beside the change failure rate."""
 
 FLOW_COLUMNS: tuple[str, ...] = (
     "lead_time_mean_hours",
@@ -52,6 +53,8 @@ FLOW_COLUMNS: tuple[str, ...] = (
     "waiting_share",
     "change_size_median_lines",
     "changes_delivered_per_week",
+    "planned_changes_delivered_per_week",
+    "fix_changes_delivered_per_week",
     "features_delivered_per_week",
     "changes_in_flight_at_end",
 ) + tuple(f"stage_{s}_mean_hours" for s in STAGES)
@@ -98,8 +101,8 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
         ``deploys_per_day``, ``lead_time_median_hours``, ``change_failure_rate`` and
         ``recovery_time_median_hours`` are that tool's numbers (same names and units;
         :mod:`trunksim.metrics.profiles`); ``lead_time_p90_hours``,
-        ``change_failure_rate_escaped`` and ``rework_rate``, which the tools do not
-        define, are NaN. Flow metrics are the same under every profile.
+        ``change_failure_rate_escaped``, ``rework_rate`` and
+        ``failure_exposure_user_hours_per_week``, which the tools do not define, are NaN. Flow metrics are the same under every profile.
     year : {2023, 2024}
         State of DevOps edition for ``dora_level`` (:mod:`trunksim.metrics.levels`).
 
@@ -135,6 +138,8 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
         "waiting_share": flow.activity_share(activity, w, ("waiting",)),
         "change_size_median_lines": flow.median(delivered["lines"]),
         "changes_delivered_per_week": flow.per_week(changes["deployed_hours"], w),
+        "planned_changes_delivered_per_week": flow.per_week(changes.loc[changes["kind"] == "feature", "deployed_hours"], w),
+        "fix_changes_delivered_per_week": flow.per_week(changes.loc[changes["kind"] != "feature", "deployed_hours"], w),
         "features_delivered_per_week": flow.per_week(features["completed_hours"], w),
         "changes_in_flight_at_end": float((changes["state"] == "in_flight").sum()),
     })

@@ -1,7 +1,7 @@
-"""The five DORA metrics, trunksim's own profile (the definitions in DESIGN.md §2 and §4).
+"""The five DORA metrics, trunksim's own profile (definitions and sources in docs/metrics.md and docs/references.md).
 
 Every function is a pure function of the event tables of one replication
-(:class:`trunksim.engine.model.Run` frames) and a :class:`~trunksim.metrics.window.Window`.
+(:class:`trunksim.tables.Run`) and a :class:`~trunksim.metrics.window.Window`.
 Medians and percentiles are interpolated (``numpy.percentile``'s default, linear),
 as in Four Keys' ``PERCENTILE_CONT``. Sources: DORA State of DevOps 2023 and 2024
 for the metric names and meanings; dora-team/fourkeys ``METRICS.md`` for the table
@@ -42,9 +42,10 @@ def lead_times_hours(changes: pd.DataFrame, window: Window) -> pd.Series:
     """Lead time for changes, per change, hours.
 
     ``deployed_hours - first_commit_hours`` for every change whose first commit lies in
-    the window and that a deployment rolled out to all users before the end (a change
-    is credited to the first deployment that holds it). Changes still in flight at the
-    end are not in this series; see ``changes_in_flight_at_end``.
+    the window and that is in production for good at the end: a change is credited to
+    the deployment that put it in production and stayed (a rollback takes the credit
+    back). Changes still in flight at the end are not in this series; see
+    ``changes_in_flight_at_end``.
     """
     delivered = changes[window.mask(changes["first_commit_hours"]) & changes["deployed_hours"].notna()]
     return delivered["deployed_hours"] - delivered["first_commit_hours"]
@@ -109,15 +110,59 @@ def recovery_time_median_hours(incidents: pd.DataFrame, window: Window) -> float
     return _quantile(recovery_times_hours(incidents, window), 50)
 
 
-def rework_rate(deployments: pd.DataFrame, window: Window) -> float:
+REMEDIED_IN_PRODUCTION = ("production", "canary")
+"""Who found a defect whose fix is unplanned work: users in production (or a canary's users)."""
+
+
+def rework_deployments(deployments: pd.DataFrame, changes: pd.DataFrame) -> pd.Series:
+    """Per deployment (aligned with ``deployments``): was it unplanned, made as a result of a production failure?
+
+    True when the deployment ships at least one change that remedies a failure users
+    met (``remedies`` is production or canary: a hotfix, or a fix-forward change that
+    rode the regular pipeline), or when it ships again changes of an earlier deployment
+    that was rolled back (the re-deployment after a rollback).
+    """
+    remedy_ids = set(changes.loc[changes["remedies"].isin(REMEDIED_IN_PRODUCTION), "change_id"].astype(int))
+    ordered = deployments.sort_values(["started_hours", "deployment_id"])
+    rolled_back: set[int] = set()
+    flags: dict[int, bool] = {}
+    for row in ordered.itertuples(index=False):
+        ids = {int(i) for i in row.change_ids.split()} if isinstance(row.change_ids, str) else set()
+        flags[row.deployment_id] = bool(ids & remedy_ids) or bool(ids & rolled_back)
+        if row.rolled_back:
+            rolled_back |= ids
+    return deployments["deployment_id"].map(flags).fillna(False).astype(bool)
+
+
+def rework_rate(deployments: pd.DataFrame, changes: pd.DataFrame, window: Window) -> float:
     """Deployment rework rate.
 
-    ``unplanned deployments made to remedy a production failure (hotfix / fix-forward) /
-    all deployments`` in the window (DORA 2024: "deployments that are unplanned but
-    happen as a result of an incident in production"). A rollback is a remediation of
-    the deployment it undoes, not a new deployment. NaN when there were no deployments.
+    ``deployments that are unplanned but happen as a result of an incident in production
+    / all deployments`` in the window (DORA 2024). Unplanned deployments are those of
+    :func:`rework_deployments`: a hotfix, a fix-forward change riding the regular
+    pipeline, or the re-deployment of changes a rollback took out. A rollback itself
+    is a remediation of the deployment it undoes, not a new deployment. NaN when there
+    were no deployments.
     """
     shipped = window_deployments(deployments, window)
     if len(shipped) == 0:
         return math.nan
-    return float((shipped["kind"] == "hotfix").mean())
+    return float(rework_deployments(deployments, changes)[shipped.index].mean())
+
+
+def failure_exposure_user_hours_per_week(incidents: pd.DataFrame, window: Window) -> float:
+    """Failure exposure: user-hours of failure per week.
+
+    ``sum over failures of (restored_hours - started_hours) × exposed_share / weeks``,
+    each failure clipped to the window (a failure still open at the end counts to the
+    end). ``exposed_share`` is 1 for a failure all users met, and the canary's traffic
+    share for one a canary caught: it shows what canaries and flags buy even where they
+    raise the change failure rate (a canary rollback is a failed deployment).
+    """
+    if len(incidents) == 0:
+        return 0.0
+    start = incidents["started_hours"].to_numpy(dtype=float)
+    end = incidents["restored_hours"].fillna(window.end_hours).to_numpy(dtype=float)
+    overlap = np.clip(np.minimum(end, window.end_hours) - np.maximum(start, window.start_hours), 0.0, None)
+    share = incidents["exposed_share"].to_numpy(dtype=float)
+    return float((overlap * share).sum() / window.weeks)

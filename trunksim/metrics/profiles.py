@@ -394,7 +394,7 @@ def trunksim_profile(run: "Run") -> dict[str, float]:
     dict
         ``deploys_per_day``, ``lead_time_median_hours``, ``lead_time_p90_hours``,
         ``change_failure_rate``, ``change_failure_rate_escaped``,
-        ``recovery_time_median_hours``, ``rework_rate`` (the order of
+        ``recovery_time_median_hours``, ``rework_rate``, ``failure_exposure_user_hours_per_week`` (the order of
         ``trunksim.metrics.DORA_COLUMNS``).
     """
     settings = run.scenario.simulation
@@ -407,7 +407,8 @@ def trunksim_profile(run: "Run") -> dict[str, float]:
         "change_failure_rate": dora.change_failure_rate(deployments, incidents, w),
         "change_failure_rate_escaped": dora.change_failure_rate(deployments, incidents, w, escaped_only=True),
         "recovery_time_median_hours": dora.recovery_time_median_hours(incidents, w),
-        "rework_rate": dora.rework_rate(deployments, w),
+        "rework_rate": dora.rework_rate(deployments, changes, w),
+        "failure_exposure_user_hours_per_week": dora.failure_exposure_user_hours_per_week(incidents, w),
     }
 
 

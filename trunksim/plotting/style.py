@@ -50,6 +50,7 @@ LABELS = {
     "change_failure_rate_escaped": "Change failure rate (escaped canary)",
     "recovery_time_median_hours": "Recovery time, median (hours)",
     "rework_rate": "Deployment rework rate",
+    "failure_exposure_user_hours_per_week": "Failure exposure (user-hours/week)",
     "lead_time_mean_hours": "Lead time, mean (hours)",
     "merge_to_production_median_hours": "Merge to production, median (hours)",
     "review_wait_mean_hours": "Wait for review, mean (hours)",
@@ -63,15 +64,19 @@ LABELS = {
     "incidents_per_week": "Incidents per week",
     "incident_hours_per_week": "Incident work (developer hours/week)",
     "changes_delivered_per_week": "Changes delivered per week",
+    "planned_changes_delivered_per_week": "Planned changes delivered per week",
+    "fix_changes_delivered_per_week": "Fixes delivered per week",
     "features_delivered_per_week": "Features delivered per week",
 }
 """Axis labels of the DORA metrics and of the flow metrics most often plotted."""
 
 DORA_PLOT_METRICS = (
-    "deploys_per_day", "lead_time_median_hours", "change_failure_rate", "recovery_time_median_hours", "rework_rate",
-    "lead_time_p90_hours",
+    "deploys_per_day", "lead_time_median_hours", "lead_time_p90_hours", "change_failure_rate",
+    "failure_exposure_user_hours_per_week", "recovery_time_median_hours", "rework_rate", "lead_time_mean_hours",
+    "planned_changes_delivered_per_week",
 )
-"""The metrics in the standard DORA panel."""
+"""The metrics in the standard DORA panel: the five keys, with the lead time's spread (mean, p90) and the
+failure exposure beside the change failure rate (what canaries buy), and planned throughput."""
 
 FONT = {
     "font.size": 13, "axes.titlesize": 15, "axes.labelsize": 13, "xtick.labelsize": 12, "ytick.labelsize": 12,

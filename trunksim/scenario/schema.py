@@ -31,7 +31,7 @@ from trunksim.scenario.distributions import (
 )
 from trunksim.scenario.overrides import apply_overrides
 from trunksim.strategies.registry import parameter_union
-from trunksim.units import ClockHours, PositiveClockHours, PositiveWorkingHours
+from trunksim.units import WORKING, ClockHours, PositiveClockHours, PositiveWorkingHours
 
 StrategyParameters = parameter_union()
 """Any registered strategy's parameters, told apart by ``name``."""
@@ -67,6 +67,16 @@ class Calendar(Section):
     hours_per_day: Annotated[float, Field(gt=0, le=24)] = Field(8.0, description="working hours per day, hours")
     days_per_week: Annotated[int, Field(ge=1, le=7)] = Field(5, description="working days per week (Monday first), days")
     day_start_hour: Annotated[float, Field(ge=0, lt=24)] = Field(9.0, description="clock hour the working day starts, hours after midnight")
+    start_spread: ClockHours = Field(
+        0.0,
+        description="developers of a time zone start their day spread evenly over this long after day_start_hour "
+        "(0: everyone starts together), clock hours",
+    )
+    time_zones: tuple[Annotated[float, Field(ge=0, lt=24)], ...] = Field(
+        (0.0,),
+        description="time zones the team works in, as hours behind the first (e.g. [0, 6] for Berlin and New York); "
+        "developers are spread over them in turn, hours",
+    )
 
     @model_validator(mode="after")
     def _day_fits(self) -> "Calendar":
@@ -142,6 +152,20 @@ class Review(Section):
     rereview_factor: Annotated[float, Field(ge=0, le=1)] = Field(
         0.3, description="a second review round takes this fraction of the first, dimensionless"
     )
+    reviewers: Annotated[int, Field(ge=0, le=100_000)] = Field(
+        0, description="developers who review (the first N of the team; 0: everyone; at least 2 when set), people"
+    )
+    response_time: Annotated[Optional[WorkingHoursDistribution], WORKING] = Field(
+        None,
+        description="how long a review request waits before it pings a reviewer, who puts coding aside to review it; "
+        "unset: reviewers pick requests up only between focus blocks and tasks, working hours",
+    )
+
+    @model_validator(mode="after")
+    def _two_reviewers(self) -> "Review":
+        if self.reviewers == 1:
+            raise ValueError("reviewers must be 0 (everyone) or at least 2, so an author never waits for themselves")
+        return self
 
 
 class CI(Section):
@@ -267,6 +291,24 @@ class Incidents(Section):
     fix_time: ClockHoursDistribution = Field(
         default_factory=lambda: _clock("1h", "6h"),
         description="on-call responder's time to write a fix-forward change, any hour of the day, clock hours",
+    )
+    monitoring_coverage: Probability = Field(
+        1.0,
+        description="share of failures monitoring alerts on; customers report the rest after customer_report_delay, probability",
+    )
+    customer_report_delay: ClockHoursDistribution = Field(
+        default_factory=lambda: _clock("4h", "2d"),
+        description="from a failure monitoring missed to a customer report a responder acts on, clock hours",
+    )
+    ticket_max_severity: Annotated[int, Field(ge=0, le=3)] = Field(
+        0,
+        description="failures of this severity or lower (1 minor, 2 major, 3 critical) page nobody: they become tickets, "
+        "and service is restored when the fix ships through the normal flow; 0: every failure pages, severity",
+    )
+    irreversible_failure_share: Probability = Field(
+        0.0,
+        description="share of failures rolling back does not cure (a data migration, corrupted state): "
+        "restored only by a fix forward, probability",
     )
 
 

@@ -144,6 +144,10 @@ class Strategy:
     description: ClassVar[str] = ""
     integration_branch: ClassVar[str] = "main"
     production_branch: ClassVar[str] = "main"
+    reverts_known_defects: ClassVar[bool] = True
+    """A known defect in a change waiting on the production branch (after a rollback, or found by a
+    canary) may be reverted out of it, so the rest ships (``ci.red_branch_policy: revert``). False:
+    the production branch holds a release that is not taken apart; it waits for the fix."""
 
     def __init__(self, params: StrategyParams, port: StrategyPort) -> None:
         self.params = params
@@ -181,3 +185,7 @@ class Strategy:
 
     def on_merged(self, change: "Change", branch: str) -> None:
         """Called after every merge of ``change`` into the branch named ``branch``."""
+
+    def verification_hours(self, change: "Change", branch: str) -> float:
+        """Working hours of verification (QA) a change gets after its CI passes and before it merges into ``branch``."""
+        return 0.0

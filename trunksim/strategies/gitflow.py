@@ -6,8 +6,11 @@ Every ``release_cadence`` hours a release branch is cut from the green head of
 ``qa_detection_probability``; the author fixes it on the release branch (review, CI)
 and the fix is merged back into ``develop``. When QA is over and every fix has landed,
 the release merges into ``main``, which deploys (``deployment.mode: continuous`` deploys
-it at once). Production fixes go through hotfix branches cut from ``main``, merged into
-``main`` (and deployed) and back into ``develop``. Back-merges can conflict.
+it at once). Production fixes go through hotfix branches cut from ``main``: review, CI,
+``hotfix_qa_duration`` of QA, merged into ``main`` (and deployed) and back into
+``develop``. Back-merges can conflict. A release that fails in production is not taken
+apart: after a rollback, ``main`` waits for the fix, and the release ships again with it
+(a rework deployment), never as the same bundle.
 
 QA's finding draw is the defect's ``strategy_u``, fixed when the defect is born (common
 random numbers: a higher ``qa_detection_probability`` can only find more).
@@ -20,7 +23,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from trunksim.strategies.base import Plan, Strategy, StrategyParams
-from trunksim.units import ClockHours, PositiveClockHours, PositiveWorkingHours
+from trunksim.units import ClockHours, PositiveClockHours, PositiveWorkingHours, WorkingHours
 
 DEVELOP = "develop"
 MAIN = "main"
@@ -38,6 +41,9 @@ class Params(StrategyParams):
     )
     pull_requests_per_feature: Annotated[int, Field(ge=1, le=1000)] = Field(
         1, description="pull requests a feature branch is delivered in, pull requests"
+    )
+    hotfix_qa_duration: WorkingHours = Field(
+        4.0, description="QA of a fix on a hotfix branch before it merges into main, working hours (an on-call hotfix: clock hours)"
     )
 
     batch_field = "pull_requests_per_feature"
@@ -60,6 +66,7 @@ class GitFlow(Strategy):
     description = "features merge to develop; release branches cut on a cadence, stabilised by QA, merged to main and deployed; hotfix branches from main"
     integration_branch = DEVELOP
     production_branch = MAIN
+    reverts_known_defects = False  # a release merged to main is fixed on a hotfix branch, not taken apart
 
     def __init__(self, params: Params, port) -> None:
         super().__init__(params, port)
@@ -116,6 +123,10 @@ class GitFlow(Strategy):
         """QA reports a defect after ``delay`` hours; its author fixes it on the release branch."""
         yield self.port.after(delay)
         self.port.report_defect(defect, "qa")
+
+    def verification_hours(self, change, branch: str) -> float:
+        """A fix bound for main passes the hotfix branch's QA."""
+        return self.params.hotfix_qa_duration if branch == MAIN and change.kind in ("fix", "hotfix") else 0.0
 
     def fix_target(self, defect, kind: str) -> str:
         change = defect.change
