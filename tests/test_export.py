@@ -67,10 +67,10 @@ def fourkeys_dashboard(folder):
     """The four Four Keys stat panels, recomputed from the exported files."""
     tables = read_tables(folder)
     meta = json.loads((folder / "metadata.json").read_text())
-    now, since = parse(meta["now"]), parse(meta["measured_from"])
+    now = parse(meta["now"])  # Four Keys knows no warm-up: the files hold only the measured window
     current_date = now.date()
     lookback = datetime.combine(months_before(current_date, 3), datetime.min.time(), UTC)
-    cutoff = max(lookback, since)  # WHERE time_created > DATE_SUB(CURRENT_DATE(), INTERVAL 3 MONTH), after the warm-up
+    cutoff = lookback  # WHERE time_created > DATE_SUB(CURRENT_DATE(), INTERVAL 3 MONTH)
     commits = {c["change_id"]: c["time_created"] for c in tables["changes"]}
     recent = [d for d in tables["deployments"] if d["time_created"] > cutoff]
     rows = [(d, change) for d in recent for change in d["changes"]]  # FROM deployments d, d.changes
@@ -95,7 +95,7 @@ def fourkeys_dashboard(folder):
 
     # Deployment frequency: days of the last three months, weeks from Sunday
     deploy_days = {d["time_created"].date() for d in tables["deployments"]}
-    first = max(months_before(current_date, 3), since.date())
+    first = months_before(current_date, 3)
     weeks = {}
     day = first
     while day <= current_date:
@@ -204,3 +204,23 @@ def test_export_refuses_unknown_formats(tmp_path):
     run = simulate(small("trunk-based"), seed=1)
     with pytest.raises(ValueError, match="parquet"):
         export_fourkeys(run, tmp_path, formats=("parquet",))
+
+
+def test_the_export_of_a_shipped_replication_loaded_as_is_gives_the_fourkeys_profile(tmp_path):
+    """The audit's case: trunk-based, seed 1, replication 1 (the export used to hold the warm-up too)."""
+    from trunksim.scenario.loading import load_scenario
+
+    from conftest import SCENARIOS
+
+    run = simulate(load_scenario(SCENARIOS / "trunk-based.yaml"), seed=1, replication=1)
+    export_fourkeys(run, tmp_path / "window")
+    export_fourkeys(run, tmp_path / "all", include_warm_up=True)
+    recomputed = fourkeys_dashboard(tmp_path / "window")
+    metrics = compute_metrics(run, profile="fourkeys")
+    for name in ("deploys_per_day", "lead_time_median_hours", "change_failure_rate", "recovery_time_median_hours"):
+        assert metrics[name] == pytest.approx(recomputed[name], rel=1e-12, nan_ok=True), name
+    window = read_tables(tmp_path / "window")
+    whole = read_tables(tmp_path / "all")
+    assert len(window["deployments"]) < len(whole["deployments"])
+    warm_up_end = parse(json.loads((tmp_path / "window" / "metadata.json").read_text())["measured_from"])
+    assert all(d["time_created"] > warm_up_end for d in window["deployments"])

@@ -170,8 +170,15 @@ def export_command(
     seed: Optional[int] = typer.Option(None, "--seed", min=0, help="root seed (default: the scenario's)"),
     assignments: List[str] = typer.Option([], "--set", help="override a field, FIELD.PATH=VALUE (repeatable)"),
     out: Path = typer.Option(Path("fourkeys"), "-o", "--out", help="folder for the Four Keys tables"),
+    include_warm_up: bool = typer.Option(
+        False, "--include-warm-up", help="write the whole run; by default only the measured window, which gives --metrics-profile fourkeys's figures"
+    ),
 ) -> None:
-    """Simulate one replication and write it as Four Keys changes/deployments/incidents tables (CSV and JSON lines)."""
+    """Simulate one replication and write it as Four Keys changes/deployments/incidents tables (CSV and JSON lines).
+
+    By default only the measured window (after the warm-up) is written, so the tables
+    loaded as is into Four Keys give the figures of ``--metrics-profile fourkeys``.
+    """
     from trunksim.engine.model import SimulationLimitError
     from trunksim.experiment import simulate
     from trunksim.export import export_fourkeys
@@ -187,7 +194,7 @@ def export_command(
         _fail(str(error))
     except SimulationLimitError as error:
         _fail(f"error: {error}")
-    written = export_fourkeys(result, out)
+    written = export_fourkeys(result, out, include_warm_up=include_warm_up)
     typer.echo(f"wrote {len(written)} files to {out}/: " + ", ".join(sorted(p.name for p in written.values())))
 
 

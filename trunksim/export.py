@@ -66,7 +66,9 @@ def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, An
     return records
 
 
-def export_fourkeys(run: "Run", folder: Union[str, os.PathLike], formats: tuple[str, ...] = ("csv", "jsonl")) -> dict[str, Path]:
+def export_fourkeys(
+    run: "Run", folder: Union[str, os.PathLike], formats: tuple[str, ...] = ("csv", "jsonl"), include_warm_up: bool = False
+) -> dict[str, Path]:
     """Write one replication as Four Keys ``changes``, ``deployments`` and ``incidents`` tables.
 
     Parameters
@@ -77,6 +79,10 @@ def export_fourkeys(run: "Run", folder: Union[str, os.PathLike], formats: tuple[
         Output folder, created if needed; existing files of the same names are replaced.
     formats : tuple of {"csv", "jsonl"}
         Which formats to write (both by default).
+    include_warm_up : bool
+        False (default): only the measured window (deployments and incidents after the
+        warm-up, and the commits they need), so the files loaded as is into Four Keys
+        give ``--metrics-profile fourkeys``'s figures. True: the whole history.
 
     Returns
     -------
@@ -89,7 +95,7 @@ def export_fourkeys(run: "Run", folder: Union[str, os.PathLike], formats: tuple[
         raise ValueError(f"unknown export format(s) {sorted(unknown)}; known: csv, jsonl")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    tables = fourkeys_tables(run)
+    tables = fourkeys_tables(run, include_warm_up=include_warm_up)
     written: dict[str, Path] = {}
     for name, columns in FOURKEYS_COLUMNS.items():
         records = _records(tables[name], columns)
@@ -109,6 +115,7 @@ def export_fourkeys(run: "Run", folder: Union[str, os.PathLike], formats: tuple[
         "epoch": EPOCH.strftime(ISO_FORMAT),
         "now": _iso(now),
         "measured_from": _iso(since),
+        "rows": "the whole run, warm-up included" if include_warm_up else "the measured window (after the warm-up) only",
         "scenario": run.scenario.name,
         "strategy": run.scenario.strategy.name,
         "seed": int(run.seed),

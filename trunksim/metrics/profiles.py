@@ -168,7 +168,7 @@ def _change_lists(values: pd.Series) -> list[list[int]]:
 
 
 # -- Four Keys ---------------------------------------------------------------------
-def fourkeys_tables(run: "Run") -> dict[str, pd.DataFrame]:
+def fourkeys_tables(run: "Run", include_warm_up: bool = False) -> dict[str, pd.DataFrame]:
     """The run as Four Keys' derived ``changes``, ``deployments`` and ``incidents`` tables.
 
     Columns as in dora-team/fourkeys ``queries/*.sql``: ``changes(source, event_type,
@@ -176,6 +176,11 @@ def fourkeys_tables(run: "Run") -> dict[str, pd.DataFrame]:
     main_commit, changes)``, ``incidents(source, incident_id, time_created,
     time_resolved, changes)``; times are UTC timestamps truncated to seconds,
     ``changes`` columns hold lists of commit ids. The rules are in the module docstring.
+
+    By default only the measured window goes in: deployments and incidents created
+    after the warm-up, and the commits created after it or named by those rows (their
+    lead time needs them). Loaded as is into Four Keys, these tables give the
+    ``fourkeys`` profile's figures. ``include_warm_up`` keeps the whole history.
     """
     changes, deployments, incidents = run.changes, run.deployments, run.incidents
     committed = changes[changes["first_commit_hours"].notna()]
@@ -213,21 +218,30 @@ def fourkeys_tables(run: "Run") -> dict[str, pd.DataFrame]:
     incident_table = pd.DataFrame(rows, columns=["source", "incident_id", "time_created", "time_resolved", "changes"])
     for column in ("time_created", "time_resolved"):
         incident_table[column] = pd.Timestamp(EPOCH) + pd.to_timedelta(incident_table[column].astype(float), unit="s")
+    if not include_warm_up:
+        since = timestamps(np.array([_window_hours(run)[0]]))[0]
+        deploy_table = deploy_table[deploy_table["time_created"] > since].reset_index(drop=True)
+        incident_table = incident_table[incident_table["time_created"] > since].reset_index(drop=True)
+        named = {sha for shas in list(deploy_table["changes"]) + list(incident_table["changes"]) for sha in shas}
+        keep = (pd.to_datetime(change_table["time_created"], utc=True) > since) | change_table["change_id"].isin(named)
+        change_table = change_table[keep].reset_index(drop=True)
     return {"changes": change_table, "deployments": deploy_table, "incidents": incident_table}
 
 
-def fourkeys_cutoff(now: pd.Timestamp, since: pd.Timestamp) -> pd.Timestamp:
-    """Rows count when ``time_created >`` this: ``max(CURRENT_DATE - 3 MONTH, since)``."""
-    return max(now.normalize() - pd.DateOffset(months=3), since)
+def fourkeys_cutoff(now: pd.Timestamp, since: "pd.Timestamp | None" = None) -> pd.Timestamp:
+    """Rows count when ``time_created >`` this: ``CURRENT_DATE - 3 MONTH`` (or ``since`` if later)."""
+    lookback = now.normalize() - pd.DateOffset(months=3)
+    return lookback if since is None else max(lookback, since)
 
 
 def _seconds(times: pd.Series) -> np.ndarray:
     return ((times - pd.Timestamp(EPOCH)).dt.total_seconds()).to_numpy(dtype=float)
 
 
-def fourkeys_deployment_frequency(deployments: pd.DataFrame, now: pd.Timestamp, since: pd.Timestamp) -> str:
+def fourkeys_deployment_frequency(deployments: pd.DataFrame, now: pd.Timestamp, since: "pd.Timestamp | None" = None) -> str:
     """The Four Keys "Deployment Frequency" panel: Daily, Weekly, Monthly or Yearly (see the module docstring)."""
-    first = max((now.normalize() - pd.DateOffset(months=3)), since.normalize()).date()
+    lookback = now.normalize() - pd.DateOffset(months=3)
+    first = (lookback if since is None else max(lookback, since.normalize())).date()
     last = now.normalize().date()
     deploy_days = {t.date() for t in deployments["time_created"]}
     weeks: dict[date, list[int]] = {}
@@ -251,7 +265,7 @@ def fourkeys_deployment_frequency(deployments: pd.DataFrame, now: pd.Timestamp, 
     return "Yearly"
 
 
-def fourkeys_metrics(tables: dict[str, pd.DataFrame], now: pd.Timestamp, since: pd.Timestamp) -> dict[str, Any]:
+def fourkeys_metrics(tables: dict[str, pd.DataFrame], now: pd.Timestamp, since: "pd.Timestamp | None" = None) -> dict[str, Any]:
     """The Four Keys dashboard's numbers and buckets, from the three tables alone.
 
     Parameters
@@ -260,8 +274,9 @@ def fourkeys_metrics(tables: dict[str, pd.DataFrame], now: pd.Timestamp, since: 
         ``changes``, ``deployments``, ``incidents`` as built by :func:`fourkeys_tables`.
     now : pandas.Timestamp
         The dashboard's "now" (``CURRENT_DATE`` is its date), UTC.
-    since : pandas.Timestamp
-        Start of the measurement window; the 3-month lookback never reaches before it.
+    since : pandas.Timestamp, optional
+        If given, the 3-month lookback never reaches before it. The ``fourkeys`` profile
+        passes none: Four Keys knows no warm-up; the tables hold only the measured window.
 
     Returns
     -------
@@ -306,10 +321,16 @@ def fourkeys_metrics(tables: dict[str, pd.DataFrame], now: pd.Timestamp, since: 
 
 
 def fourkeys_profile(run: "Run") -> dict[str, Any]:
-    """The run measured by Four Keys' rules: :func:`fourkeys_metrics` of :func:`fourkeys_tables`."""
-    start, end = _window_hours(run)
-    now, since = timestamps(np.array([end, start]))
-    return fourkeys_metrics(fourkeys_tables(run), now=now, since=since)
+    """The run measured by Four Keys' rules: :func:`fourkeys_metrics` of :func:`fourkeys_tables`.
+
+    Exactly what a Four Keys dashboard shows with the exported measured window loaded as
+    is (``trunksim export``): the 3-month lookback from the end of the run, with nothing
+    from the warm-up in the tables (days of the lookback before the window count as days
+    without deployments, as they would in Four Keys).
+    """
+    _, end = _window_hours(run)
+    (now,) = timestamps(np.array([end]))
+    return fourkeys_metrics(fourkeys_tables(run), now=now)
 
 
 # -- DevLake -------------------------------------------------------------------------
