@@ -7,12 +7,9 @@ vocabulary from here, never from the engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple
 
 import pandas as pd
-
-if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.scenario.schema import Scenario
 
 STAGES: tuple[str, ...] = ("coding", "review_wait", "review", "rework", "ci_queue", "ci", "deploy_wait", "deploy")
 """Stages of a change's lead time, in the order a change usually passes them.
@@ -212,7 +209,7 @@ class Run:
         The branch changes merge into (``trunk``, ``main``, ``develop``).
     """
 
-    scenario: "Scenario"
+    scenario: Any  # the trunksim.scenario.schema.Scenario simulated (not imported: the contract is a leaf)
     seed: int
     replication: int
     changes: pd.DataFrame

@@ -23,7 +23,7 @@ author reverts the change so the rest ships; with ``fix-forward`` until its fix 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Generator, Optional
+from typing import TYPE_CHECKING, Generator, Optional, Protocol
 
 import simpy
 
@@ -31,9 +31,21 @@ from trunksim.engine.entities import Branch, Change, Defect, Deployment, Feature
 from trunksim.randomness import Streams
 
 if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.engine.incidents import IncidentDesk
     from trunksim.engine.repairs import Repairs
     from trunksim.scenario.schema import Scenario
+
+
+class FailureDesk(Protocol):
+    """What production needs of the incident desk (:class:`~trunksim.engine.incidents.IncidentDesk`)."""
+
+    def detection_delay(self) -> float:
+        """A drawn time for a person to notice an alarm, clock hours."""
+
+    def update(self, defect: Defect) -> None:
+        """Production changed: is the defect live now?"""
+
+    def record_canary(self, defect: Defect, deployment: Deployment, started: float, rolled_back: float, exposed_share: float) -> None:
+        """A failure a canary caught."""
 
 KNOWN_IN_PRODUCTION = ("canary", "production")
 
@@ -61,7 +73,7 @@ class Delivery:
         self.branch = branch
         self.settings = scenario.deployment
         self.rollback_time = scenario.incidents.rollback_time
-        self.incidents: "IncidentDesk"
+        self.incidents: FailureDesk
         self.repairs: "Repairs"
         self.slot = simpy.PriorityResource(self.env, capacity=1)
         self.pipeline_duration = streams.buffered("deploy", self.settings.pipeline_duration)
@@ -69,7 +81,7 @@ class Delivery:
         self.live: list[Deployment] = []  # rolled out and not rolled back, oldest first
         self._poke: Optional[simpy.Event] = None
 
-    def connect(self, incidents: "IncidentDesk", repairs: "Repairs") -> None:
+    def connect(self, incidents: FailureDesk, repairs: "Repairs") -> None:
         """Connect the incident desk and the repairs, then start deploying."""
         self.incidents = incidents
         self.repairs = repairs

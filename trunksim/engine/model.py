@@ -111,7 +111,7 @@ class DeliveryModel:
         # the deployer, the developers, the post-merge builds, the strategy's own.
         self.delivery.connect(self.incidents, self.repairs)
         calendars = personal_calendars(calendar, scenario.team.developers, cal.start_spread, list(cal.time_zones))
-        self.team.hire(calendars, log, self.backlog, self.flow, self.strategy.plan)
+        self.team.hire(calendars, log, self.backlog, self.flow.review, self.flow.submit, self.strategy.plan)
         if scenario.ci.post_merge:
             for branch in list(self.branches.values()):
                 env.process(self.flow.build_branch(branch))

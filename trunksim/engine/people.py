@@ -40,7 +40,6 @@ from trunksim.tables import ActivityRecord
 
 if TYPE_CHECKING:  # pragma: no cover
     from trunksim.engine.backlog import Backlog
-    from trunksim.engine.flow import Flow
     from trunksim.scenario.schema import Team as TeamSettings
     from trunksim.strategies.base import Plan
 
@@ -75,11 +74,16 @@ class Team:
         self.calendar = calendar
 
     def hire(
-        self, calendars: list[WorkingCalendar], log: EventLog, backlog: "Backlog", flow: "Flow", plan: Callable[[Feature], "Plan"]
+        self, calendars: list[WorkingCalendar], log: EventLog, backlog: "Backlog", review: Callable, submit: Callable,
+        plan: Callable[[Feature], "Plan"],
     ) -> None:
-        """Start every developer's process; developer ``i`` works on ``calendars[i]``."""
+        """Start every developer's process; developer ``i`` works on ``calendars[i]``.
+
+        ``review(developer, change)`` is the task body of a review; ``submit(change)`` sends
+        a finished change into integration (both :class:`~trunksim.engine.flow.Flow`'s).
+        """
         self.developers = [
-            Developer(self.env, i, self.settings, calendars[i], log, self, backlog, flow, plan)
+            Developer(self.env, i, self.settings, calendars[i], log, self, backlog, review, submit, plan)
             for i in range(self.settings.developers)
         ]
 
@@ -139,7 +143,7 @@ class Developer:
 
     def __init__(
         self, env: simpy.Environment, index: int, settings: "TeamSettings", calendar: WorkingCalendar, log: EventLog,
-        team: Team, backlog: "Backlog", flow: "Flow", plan: Callable[[Feature], "Plan"],
+        team: Team, backlog: "Backlog", review: Callable, submit: Callable, plan: Callable[[Feature], "Plan"],
     ) -> None:
         self.env = env
         self.index = index
@@ -148,7 +152,8 @@ class Developer:
         self.log = log
         self.team = team
         self.backlog = backlog
-        self.flow = flow
+        self.review = review
+        self.submit = submit
         self.plan = plan
         self.tasks: list[tuple[int, int, Work, simpy.Event]] = []
         self._seq = itertools.count()
@@ -194,7 +199,7 @@ class Developer:
                 continue
             change = self.team.take_review(self)
             if change is not None:
-                yield from self.flow.review(self, change)
+                yield from self.review(self, change)
                 continue
             if self.ready_to_code():
                 yield from self.code_block()
@@ -232,7 +237,7 @@ class Developer:
             change.enter("coding", self.env.now)
         if change.coded_hours >= change.effort_hours - EPS:
             self.change = None
-            self.flow.submit(change)
+            self.submit(change)
 
     def idle(self) -> Generator:
         """Wait until poked (logged as ``waiting`` working hours); an incident page is answered."""
@@ -286,7 +291,7 @@ class Developer:
         if cause == "review":
             change = self.team.take_review(self)
             if change is not None:
-                yield from self.flow.review(self, change)
+                yield from self.review(self, change)
         else:
             yield from self.answer_pages()
 

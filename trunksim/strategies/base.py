@@ -23,12 +23,38 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Generator, Optional, Protocol, Sequence
+from typing import Any, ClassVar, Generator, Optional, Protocol, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:  # pragma: no cover
-    from trunksim.engine.entities import Change, Defect, Feature
+
+# -- what a strategy sees of the engine's records (read-only views) -------------------
+class Defect(Protocol):
+    """A latent fault, as a strategy sees it."""
+
+    position: float  # where in its feature's work it sits, [0, 1)
+    fixed: bool
+    found_by: str  # "", review, ci, qa, canary, production
+    strategy_u: float  # the defect's own uniform draw for a strategy's finding stage (common random numbers)
+    change: Optional["Change"]
+
+
+class Change(Protocol):
+    """A change (a commit or a pull request), as a strategy sees it."""
+
+    change_id: int
+    kind: str  # feature, fix, hotfix
+    created: float  # clock hours
+    defects: list[Defect]
+    fixes: Optional[Defect]
+
+
+class Feature(Protocol):
+    """A feature pulled from the backlog, as a strategy sees it."""
+
+    effort_hours: float  # working hours
+    lines: float
+    defects: list[Defect]
 
 
 class StrategyParams(BaseModel):
