@@ -241,8 +241,10 @@ def strategies_command() -> None:
     """List the registered strategies with a one-line description."""
     from trunksim.strategies.registry import describe
 
-    for name, description in describe().items():
-        typer.echo(f"{name:<12} {description}")
+    strategies = describe()
+    width = max(map(len, strategies))
+    for name, description in strategies.items():
+        typer.echo(f"{name:<{width}}  {description}")
 
 
 def main() -> None:
