@@ -152,7 +152,5 @@ class Branches:
         """Take from ``branch`` the merged changes its last green build covers (and that do not break it)."""
         green = branch.green_version
         cut = [c for c in branch.pending if c.merge_version <= green and not c.breaks_build]
-        if cut:
-            taken = set(id(c) for c in cut)
-            branch.pending = [c for c in branch.pending if id(c) not in taken]
+        branch.pending.discard_all(cut)
         return cut

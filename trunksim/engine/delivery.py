@@ -210,9 +210,7 @@ class Delivery:
         deployment.finished = now
         deployment.rolled_out = True
         self.live.append(deployment)
-        pending = self.branch.pending
-        shipped = set(id(c) for c in deployment.changes)
-        self.branch.pending = [c for c in pending if id(c) not in shipped]
+        self.branch.pending.discard_all(deployment.changes)
         for change in deployment.changes:
             change.deploying = False
             change.in_production = True
@@ -320,7 +318,7 @@ class Delivery:
                 if feature is not None and change.kind == "feature" and feature.completed >= 0:
                     feature.completed = -1.0  # complete again once all of it is back in production
                 returned.append(change)
-        self.branch.pending = returned + self.branch.pending
+        self.branch.pending.prepend(returned)
         for change in returned:
             for defect in change.defects:
                 self.incidents.update(defect)

@@ -9,7 +9,7 @@ the log (:mod:`trunksim.engine.log`); metrics read only the tables the log becom
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Iterator, Optional
 
 from trunksim.tables import STAGE_INDEX, STAGES
 
@@ -129,6 +129,58 @@ class Change:
         return [d for d in self.defects if not d.fixed]
 
 
+class ChangeSet:
+    """Changes in the order they were added, with O(1) membership, removal and last item.
+
+    A branch's ``pending`` and ``broken_by`` can hold thousands of changes while a busy
+    branch is red; a list made every merge, revert and deployment scan them.
+    """
+
+    __slots__ = ("_by_id",)
+
+    def __init__(self, changes: Iterable["Change"] = ()) -> None:
+        self._by_id: dict[int, Change] = {c.change_id: c for c in changes}
+
+    def __iter__(self) -> Iterator["Change"]:
+        return iter(self._by_id.values())
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __contains__(self, change: object) -> bool:
+        return isinstance(change, Change) and self._by_id.get(change.change_id) is change
+
+    def append(self, change: "Change") -> None:
+        """Add a change at the end."""
+        self._by_id[change.change_id] = change
+
+    def extend(self, changes: Iterable["Change"]) -> None:
+        """Add changes at the end, in order."""
+        for change in changes:
+            self._by_id[change.change_id] = change
+
+    def prepend(self, changes: Iterable["Change"]) -> None:
+        """Put changes first, in order (changes a rollback returned)."""
+        first = {c.change_id: c for c in changes}
+        first.update(self._by_id)
+        self._by_id = first
+
+    def remove(self, change: "Change") -> None:
+        """Take a change out (KeyError if it is not there)."""
+        del self._by_id[change.change_id]
+
+    def discard_all(self, changes: Iterable["Change"]) -> None:
+        """Take out those of ``changes`` that are here."""
+        by_id = self._by_id
+        for change in changes:
+            if by_id.get(change.change_id) is change:
+                del by_id[change.change_id]
+
+    def last(self) -> Optional["Change"]:
+        """The change added last, or None."""
+        return next(reversed(self._by_id.values())) if self._by_id else None
+
+
 @dataclass(slots=True, eq=False)
 class Branch:
     """A long-lived branch: trunk/main, develop, a release branch.
@@ -140,7 +192,7 @@ class Branch:
     """
 
     name: str
-    pending: list[Change] = field(default_factory=list)
+    pending: ChangeSet = field(default_factory=ChangeSet)
     version: int = 0
     merge_times: list[float] = field(default_factory=list)
     merge_lines_cumulative: list[float] = field(default_factory=list)
@@ -148,7 +200,7 @@ class Branch:
     built_version: int = 0
     red_since: float = -1.0
     red_cause: str = ""
-    broken_by: list[Change] = field(default_factory=list)
+    broken_by: ChangeSet = field(default_factory=ChangeSet)
 
 
 @dataclass(slots=True, eq=False)

@@ -249,7 +249,7 @@ class Flow:
             else:
                 # Flaky red: whoever merged last reads it and re-runs; if they are answering
                 # incidents, the first developer who is not does.
-                last = branch.pending[-1] if branch.pending else None
+                last = branch.pending.last()
                 who = team[last.author] if last is not None else team[0]
                 if who.responding:
                     who = next((dev for dev in team.developers if not dev.responding), who)
