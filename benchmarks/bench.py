@@ -6,9 +6,14 @@ Figures (issue 4):
   (c) the ratio (b)/(a), which is comparable across machines;
   (d) wall seconds of one replication of a 50-developer, one-year trunk-based scenario;
   (e) speed-up of 2 worker processes over 1 on the same batch;
-  (f) peak traced memory (tracemalloc) of one 50-developer-year replication, MB.
+  (f) peak traced memory (tracemalloc) of one 50-developer-year replication, MB;
+  (g) CPU per change at 5, 50, 200 and 1,000 developers (runners 0.4 per developer,
+      13 weeks, trunk-based): cost should grow with the work, not faster (issue 13);
+  (h) CPU of one 12-developer x 90-day replication, metrics included, as a share of the
+      CPU of 20,000 customers of an M/M/4 queue in bare SimPy, both in this process.
 
-Targets: (d) < 1 s, (e) >= 1.8x, (f) < 50 MB. Run: ``python benchmarks/bench.py`` (about 1-3 minutes).
+Targets: (d) < 1 s, (e) >= 1.8x, (f) < 50 MB, (g) 200 vs 50 developers <= 1.3x,
+(h) <= 0.16. Run: ``python benchmarks/bench.py`` (about 2-4 minutes).
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ from pathlib import Path
 import simpy
 
 import trunksim
+from trunksim.engine.model import DeliveryModel
 from trunksim.experiment import run, simulate
+from trunksim.metrics import compute_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("trunk-based", "github-flow", "gitflow")
@@ -99,6 +106,31 @@ def main() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"(f) peak traced memory of one 50-developer-year replication: {peak / 1e6:.1f} MB   target < 50 MB")
+    base = trunksim.load_scenario(ROOT / "scenarios" / "trunk-based.yaml")
+    per_change = {}
+    for developers in (5, 50, 200, 1000):
+        sized = base.with_overrides({
+            "team.developers": developers, "ci.runners": max(1, round(0.4 * developers)),
+            "simulation.duration": "13w", "simulation.warm_up": "1w",
+        })
+        start = time.process_time()
+        changes = len(DeliveryModel(sized, seed=1).run().changes)
+        cpu = time.process_time() - start
+        per_change[developers] = cpu / changes
+        print(f"(g) {developers:5,d} developers x 13 weeks: {cpu:6.2f} CPU-s, {changes:7,d} changes, "
+              f"{1e6 * per_change[developers]:6.1f} CPU-us per change")
+    print(f"(g) CPU per change, 200 vs 50 developers: {per_change[200] / per_change[50]:.2f}x   target <= 1.3x; "
+          f"1,000 vs 50: {per_change[1000] / per_change[50]:.2f}x")
+    twelve = base.with_overrides({"team.developers": 12, "simulation.duration": "90d", "simulation.warm_up": "14d"})
+    reference_cpu = 20_000 / mmc_customers_per_cpu_second(customers=20_000)
+    cpus = []
+    for k in range(5):
+        start = time.process_time()
+        compute_metrics(simulate(twelve, seed=1, replication=k))
+        cpus.append(time.process_time() - start)
+    share = min(cpus) / reference_cpu
+    print(f"(h) one 12-developer x 90-day replication with metrics: {min(cpus) * 1e3:.0f} CPU-ms (best of 5) = "
+          f"{share:.2f} of 20,000 M/M/4 customers in bare SimPy ({reference_cpu * 1e3:.0f} CPU-ms)   target <= 0.16")
 
 
 if __name__ == "__main__":
