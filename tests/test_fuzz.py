@@ -368,9 +368,9 @@ def test_alias_bombs_fail_fast(tmp_path_factory, record_property):
     def check(text):
         tried()
         path.write_text(text, encoding="utf-8")
-        started = time.perf_counter()
+        started = time.process_time()  # CPU time, not wall time on a busy machine
         assert outcome(path) is None
-        assert time.perf_counter() - started < 5.0
+        assert time.process_time() - started < 5.0
 
     check()
     tried.check()

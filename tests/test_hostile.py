@@ -137,10 +137,10 @@ def test_an_alias_bomb_is_refused_at_its_first_oversized_alias_without_expanding
     """Aliases are counted by the size of what they stand for before any copy is made."""
     path = write(tmp_path, "bomb.yaml", "a: &a [" + ", ".join(["x"] * 1000) + "]\nb: &b [" + ", ".join(["*a"] * 1000) + "]\n")
 
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a busy machine (tests in parallel) does not count against it
     problem = only_problem(path)
 
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert (problem.line, problem.field) == (2, "b.99")  # 100 copies of 1,001 values pass MAX_ALIAS_NODES
     assert f"aliases expand to more than {MAX_ALIAS_NODES}" in problem.message
 

@@ -424,10 +424,10 @@ def test_alias_bomb_fails_fast_with_a_clear_message(tmp_path):
         lines.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
     path = write(tmp_path, "bomb.yaml", "\n".join(lines) + "\n")
 
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time, not wall time on a busy machine
     problem = only_problem(path)
 
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0
     assert "aliases expand to more than" in problem.message
 
 
