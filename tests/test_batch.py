@@ -72,7 +72,7 @@ def test_changing_a_scenario_invalidates_its_saved_results(tmp_path):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_batch_keeps_finished_work_and_resumes_to_the_same_result(tmp_path, signum):
-    files = [str(SCENARIOS / f"{name}.yaml") for name in ("trunk-based", "github-flow", "gitflow", "trunk-based")]
+    files = [str(SCENARIOS / f"{name}.yaml") for name in ("trunk-based", "github-flow", "gitflow", "scaled-trunk-based")]
     args = [sys.executable, "-m", "trunksim", "run", *files, "-n", "16", "--seed", "4", "-q", "--no-plots",
             "--set", "simulation.duration=4w", "--set", "simulation.warm_up=1w"]
     out = tmp_path / "stopped"

@@ -3,12 +3,18 @@
 Every command calls the same function a notebook would (``trunksim.run``,
 ``trunksim.scenario.loading.validate_paths``, ...). Bad input ends in one located line
 per problem and exit status 1, never a traceback.
+
+Files whose name starts with ``_`` (``scenarios/_base.yaml``) are *fragments*: pieces
+that scenarios ``extends:``, not scenarios. ``run``, ``validate`` and ``explain`` skip
+them with a note on standard error, so ``trunksim run scenarios/*.yaml`` works; a
+fragment is checked through the files that extend it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -29,14 +35,36 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _unique_names(loaded):
-    """Scenarios with the same name get ``#2``, ``#3``... so tables and plots can tell them apart."""
-    seen: dict[str, int] = {}
-    unique = []
-    for scenario in loaded:
-        count = seen[scenario.name] = seen.get(scenario.name, 0) + 1
-        unique.append(scenario if count == 1 else scenario.with_overrides({"name": f"{scenario.name} #{count}"}))
-    return unique
+FRAGMENT_PREFIX = "_"
+"""A scenario file whose name starts with this is a fragment, meant only to be extended."""
+
+
+def _scenario_files(paths: List[Path], verb: str) -> List[Path]:
+    """``paths`` without fragments (each skipped with a note); exit 1 if nothing is left."""
+    kept = []
+    for path in paths:
+        if path.name.startswith(FRAGMENT_PREFIX):
+            typer.echo(f"skipped {path}: a fragment (its name starts with '{FRAGMENT_PREFIX}'), checked through the files that extend it", err=True)
+        else:
+            kept.append(path)
+    if not kept:
+        _fail(f"error: nothing to {verb}: every file given is a fragment (a name starting with '{FRAGMENT_PREFIX}' marks a file meant only to be extended)")
+    return kept
+
+
+def _refuse_duplicate_names(points, sources) -> None:
+    """Two scenarios (or sweep points) with one name would mix in every output: refuse them before running."""
+    seen: dict = {}
+    for point, source in zip(points, sources):
+        name = point.scenario.name
+        if name in seen:
+            first = seen[name]
+            where = f"{first} and {source}" if first != source else f"{source} (twice)"
+            _fail(
+                f"error: two scenarios are named {name!r} ({where}); names identify the rows of every output: "
+                "give each scenario its own `name:`"
+            )
+        seen[name] = source
 
 
 def _load_points(scenarios: List[Path], assignments: List[str], grid: List[str]):
@@ -50,7 +78,6 @@ def _load_points(scenarios: List[Path], assignments: List[str], grid: List[str])
         loaded = [load_scenario(path, overrides=overrides) for path in scenarios]
         for scenario, path in zip(loaded, scenarios):
             check_size(scenario, file=path, overrides=overrides)
-        loaded = _unique_names(loaded)
         cli_grid = {}
         for text in grid:
             path, values = parse_assignment(text)
@@ -64,61 +91,126 @@ def _load_points(scenarios: List[Path], assignments: List[str], grid: List[str])
                 Sweep.model_validate({"grid": cli_grid})  # the same bounds as a sweep: block
             except ValidationError as error:
                 _fail(f"<override>:?: --grid: {error.errors()[0]['msg']}")
-        points = []
-        for scenario in loaded:
+        points, sources = [], []
+        for scenario, source in zip(loaded, scenarios):
             block = scenario.sweep
             if cli_grid:
-                points += expand_sweep(scenario, cli_grid)
+                expanded = expand_sweep(scenario, cli_grid)
             elif block is not None and (block.grid or block.variants):
-                points += expand_sweep(scenario, block.grid, [v.model_dump() for v in block.variants])
+                expanded = expand_sweep(scenario, block.grid, [v.model_dump() for v in block.variants])
             else:
-                points.append(Point(scenario))
+                expanded = [Point(scenario)]
+            points += expanded
+            sources += [source] * len(expanded)
         for point in points:
             check_size(point.scenario, overrides={**overrides, **point.parameters})
     except ScenarioError as error:
         _fail(str(error))
     except ValueError as error:
         _fail(f"error: {error}")
+    _refuse_duplicate_names(points, sources)
     return points
 
 
+def _baseline_first(points, baseline: Optional[str]):
+    """The points with the baseline's first (the paired differences are from it); exit 1 for an unknown name."""
+    if baseline is None:
+        return points
+    chosen = [p for p in points if p.scenario.name == baseline]
+    if not chosen:
+        names = [p.scenario.name for p in points]
+        shown = ", ".join(repr(n) for n in names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        _fail(f"error: --baseline {baseline!r}: no scenario of this run has that name (allowed: {shown})")
+    return chosen + [p for p in points if p.scenario.name != baseline]
+
+
+SECOND_SIGNAL_MESSAGE = (
+    "stopped at once (second interrupt): finished scenarios are kept; run the same command with --resume to complete the rest\n"
+)
+
+
+def _exit_now() -> None:
+    """A second Ctrl-C or SIGTERM: kill the workers, release the folder, remove half-written files, exit 130."""
+    from trunksim.batch import release_held_locks
+    from trunksim.executors import kill_workers
+    from trunksim.io import remove_temporaries
+
+    for step in (kill_workers, remove_temporaries, release_held_locks):
+        with contextlib.suppress(BaseException):
+            step()
+    with contextlib.suppress(OSError):
+        os.write(2, SECOND_SIGNAL_MESSAGE.encode())
+    os._exit(130)
+
+
+def _stopped(message: str, signals: list) -> None:
+    """Say why the batch stopped; exit 130. After a real signal, exit without the interpreter's shutdown,
+    during which a further signal would no longer reach a handler (everything is already cleaned up)."""
+    typer.echo(message, err=True)
+    if signals:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(130)
+    raise typer.Exit(130)
+
+
 @contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """SIGTERM stops a batch like Ctrl-C does: finished work is kept."""
+def _signals_stop_the_batch():
+    """Ctrl-C and SIGTERM stop a batch (finished work is kept); a second one exits at once.
+
+    The first SIGINT or SIGTERM raises ``KeyboardInterrupt``: the batch stops its workers,
+    keeps what finished and says so. Any further one, while that happens, ends the process
+    immediately (workers killed, lock released, temporary files removed). Yields the list
+    of signals received (empty unless one was).
+    """
+    stopping: list = []
 
     def handler(signum, frame):
+        if stopping:
+            _exit_now()
+        stopping.append(signum)
         raise KeyboardInterrupt
 
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {signum: signal.signal(signum, handler) for signum in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread (e.g. inside a test runner thread)
-        yield
+        yield stopping
         return
     try:
-        yield
+        yield stopping
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if not stopping:  # once stopping, a second signal must still exit at once until the process ends
+            for signum, old in previous.items():
+                signal.signal(signum, old)
 
 
 @app.command("run")
 def run_command(
-    scenarios: List[Path] = typer.Argument(..., help="scenario YAML files; several = a paired comparison"),
-    replications: Optional[int] = typer.Option(None, "-n", "--replications", min=1, help="replications per scenario"),
-    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="root seed (default: the first scenario's)"),
+    scenarios: List[Path] = typer.Argument(..., help="scenario YAML files; several = a paired comparison (files named _*.yaml are fragments, skipped)"),
+    replications: Optional[int] = typer.Option(None, "-n", "--replications", help="replications per scenario (1 to 100,000)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="root seed (default: the first scenario's)"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="local worker processes; results are identical for any value"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address (tcp://host:8786)"),
+    scheduler_timeout: float = typer.Option(
+        10.0, "--scheduler-timeout", help="seconds to wait for the Dask scheduler to answer, and for a worker"
+    ),
     assignments: List[str] = typer.Option([], "--set", help="override a field, FIELD.PATH=VALUE (repeatable)"),
     grid: List[str] = typer.Option([], "--grid", help="sweep a field, FIELD.PATH=[V1,V2,...] (repeatable: a grid)"),
-    out: Path = typer.Option(Path("results"), "-o", "--out", help="output folder"),
-    resume: bool = typer.Option(False, "--resume", help="keep finished results in OUT and run only the rest"),
+    baseline: Optional[str] = typer.Option(
+        None, "--baseline", help="scenario name the paired differences are taken from (default: the first scenario given)"
+    ),
+    out: str = typer.Option("results", "-o", "--out", help="output folder (one run at a time)"),
+    resume: bool = typer.Option(False, "--resume", help="keep verified finished results in OUT and run only the rest"),
     metrics_profile: str = typer.Option("trunksim", "--metrics-profile", help="whose rules measure DORA: trunksim, fourkeys, devlake"),
     dora_year: int = typer.Option(2023, "--dora-year", help="State of DevOps edition for dora_level: 2023 or 2024"),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write PNG plots and the HTML report's figures"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Run scenarios (or sweeps) and write replications.csv, summary.csv, plots/ and report.html to OUT."""
-    from trunksim.batch import BatchInterrupted, run_batch
+    from trunksim.batch import MAX_REPLICATIONS, BatchError, BatchInterrupted, OutputFolderError, check_output_folder, run_batch
     from trunksim.engine.model import SimulationLimitError
+    from trunksim.executors import ExecutorError, close_scheduler, connect_scheduler, silence_dask_logs
     from trunksim.experiment import RunOptions, summarize
     from trunksim.metrics import DORA_COLUMNS, check_profile, check_year
     from trunksim.report import comparison_table
@@ -129,22 +221,54 @@ def run_command(
             check(value)
         except ValueError as error:
             _fail(f"{flag}: {error}")
+    if replications is not None and not 1 <= replications <= MAX_REPLICATIONS:
+        _fail(f"error: -n/--replications: {replications:,} is not between 1 and {MAX_REPLICATIONS:,} (the bound of simulation.replications)")
+    if seed is not None and not 0 <= seed < 2**63:
+        _fail(f"error: --seed: {seed} is not between 0 and 2**63 - 1 (the bound of simulation.seed)")
+    if not scheduler_timeout > 0:
+        _fail(f"error: --scheduler-timeout: {scheduler_timeout:g} is not a positive number of seconds")
     options = RunOptions(
-        replications=replications, seed=seed, jobs=jobs, scheduler=scheduler, progress=not quiet,
-        metrics_profile=metrics_profile, dora_year=dora_year,
+        replications=replications, seed=seed, jobs=jobs, progress=not quiet, metrics_profile=metrics_profile, dora_year=dora_year,
     )
-    points = _load_points(scenarios, assignments, grid)
+    points = _baseline_first(_load_points(_scenario_files(scenarios, "run"), assignments, grid), baseline)
     try:
-        with _sigterm_as_interrupt():
-            frame = run_batch(points, out, options=options, resume=resume, plots=plots)
-    except BatchInterrupted as stop:
-        _fail(str(stop), 130)
-    except ScenarioError as error:  # a sweep point too big to run
-        _fail(str(error))
-    except SimulationLimitError as error:
+        folder = check_output_folder(out)
+    except OutputFolderError as error:
         _fail(f"error: {error}")
+    client = None
+    with _signals_stop_the_batch() as stopping:
+        try:
+            if scheduler is not None:
+                silence_dask_logs()  # its failures are said here, in one line
+                client = connect_scheduler(scheduler, scheduler_timeout)
+            frame = run_batch(
+                points, folder, options=options, executor=client, resume=resume, plots=plots,
+                notify=lambda message: typer.echo(message, err=True),
+            )
+        except BatchInterrupted as stop:
+            _stopped(str(stop), stopping)
+        except KeyboardInterrupt:  # before the batch started (e.g. waiting for a scheduler)
+            _stopped("interrupted before any replication ran", stopping)
+        except (BatchError, ExecutorError) as error:
+            _fail(f"error: {error}")
+        except ScenarioError as error:  # a sweep point too big to run
+            _fail(str(error))
+        except SimulationLimitError as error:
+            _fail(f"error: {error}")
+        except OSError as error:
+            from trunksim.batch import describe_os_error
+
+            _fail(f"error: {describe_os_error(error)}")
+        except ValueError as error:
+            _fail(f"error: {error}")
+        finally:
+            if client is not None:
+                close_scheduler(client)
+    if len(points) > 1:
+        how = "--baseline" if baseline is not None else "the first scenario given; --baseline NAME chooses another"
+        typer.echo(f"paired differences in summary.csv are from the baseline: {points[0].scenario.name} ({how})")
     typer.echo(comparison_table(summarize(frame, DORA_COLUMNS), DORA_COLUMNS).to_string())
-    typer.echo(f"\nresults in {out}/: replications.csv, summary.csv, report.html{', plots/' if plots else ''}")
+    typer.echo(f"\nresults in {folder}/: replications.csv, summary.csv, report.html{', plots/' if plots else ''}")
 
 
 @app.command("explain")
@@ -152,7 +276,7 @@ def explain_command(scenarios: List[Path] = typer.Argument(..., help="scenario Y
     """Show what each scenario describes and teaches (its description and lesson)."""
     from trunksim.scenario.loading import ScenarioError, load_scenario
 
-    for path in scenarios:
+    for path in _scenario_files(scenarios, "explain"):
         try:
             scenario = load_scenario(path)
         except ScenarioError as error:
@@ -204,6 +328,7 @@ def validate_command(scenarios: List[Path] = typer.Argument(..., help="scenario 
     from trunksim.scenario.loading import ScenarioError, load_scenario, validate_paths
     from trunksim.scenario.size import check_size
 
+    scenarios = _scenario_files(scenarios, "validate")
     problems = []
     for path in scenarios:
         found = validate_paths([path])
