@@ -42,6 +42,7 @@ CLOCK_FIELDS = {
     "team.on_call_rotation",
     "team.calendar.start_spread",
     "incidents.customer_report_delay",
+    "merge_queue.batch_wait",
     "ci.duration",
     "deployment.cadence",
     "deployment.offset",

@@ -27,6 +27,7 @@ _LAZY = {
     "Run": ("trunksim.tables", "Run"),
     "METRIC_COLUMNS": ("trunksim.metrics", "METRIC_COLUMNS"),
     "compute_metrics": ("trunksim.metrics", "compute_metrics"),
+    "RunOptions": ("trunksim.experiment", "RunOptions"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -11,11 +11,13 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-STAGES: tuple[str, ...] = ("coding", "review_wait", "review", "rework", "ci_queue", "ci", "deploy_wait", "deploy")
+STAGES: tuple[str, ...] = ("coding", "review_wait", "review", "rework", "ci_queue", "ci", "merge_queue", "deploy_wait", "deploy")
 """Stages of a change's lead time, in the order a change usually passes them.
 
 ``coding`` runs from the first commit to the end of coding; ``rework`` holds fixing what
-review, CI or a merge conflict found; ``deploy_wait`` runs from merge to the start of the
+review, CI or a merge conflict found; ``ci`` includes a strategy's verification before
+merge (GitFlow's hotfix QA); ``merge_queue`` is the wait in a merge queue, from joining it
+to landing; ``deploy_wait`` runs from merge to the start of the
 deployment that rolls the change out (for GitFlow it includes the release branch and
 QA); ``deploy`` is that deployment's pipeline and canary. The stage hours of a delivered
 change sum to its lead time.
@@ -38,12 +40,13 @@ class CIRunRecord(NamedTuple):
     run_id: int
     change_id: int  # -1 for a build of a long-lived branch
     branch: str
-    purpose: str  # pre_merge, post_merge, hotfix
+    purpose: str  # pre_merge, post_merge, hotfix, merge_queue
     attempt: int  # 0 for the first run, 1.. for automatic retries
     queued_hours: float
     started_hours: float
     finished_hours: float
     outcome: str  # pass, fail (real), flaky (spurious)
+    discarded: bool = False  # a speculative merge-queue run whose result was thrown away
 
 
 class MergeRecord(NamedTuple):
@@ -127,12 +130,13 @@ INCIDENT_COLUMNS: tuple[str, ...] = IncidentRecord._fields
 CHANGE_COLUMNS: tuple[str, ...] = (
     "change_id", "feature_id", "author", "kind", "target", "lines", "defects", "created_hours", "first_commit_hours",
     "submitted_hours", "merged_hours", "deployed_hours", "deployment_id", "state", "review_rounds", "ci_runs",
-    "conflicts", "flagged", "remedies",
+    "conflicts", "flagged", "remedies", "queued_hours",
 ) + tuple(f"stage_{s}_hours" for s in STAGES)
 """Columns of the ``changes`` table: one row per change born. ``kind``: feature, fix or hotfix;
 ``state``: deployed or in_flight; ``remedies``: for a fix or hotfix, who found the defect it
 repairs (production, canary, qa; empty otherwise): a fix of a production or canary failure is
-unplanned work (rework); ``stage_<stage>_hours``: lead-time hours spent in each stage."""
+unplanned work (rework); ``queued_hours``: when it last joined a merge queue (NaN: never);
+``stage_<stage>_hours``: lead-time hours spent in each stage."""
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "feature_id", "developer", "effort_hours", "lines", "defects", "changes", "started_hours", "completed_hours",

@@ -6,7 +6,14 @@ when the code under test carries a defect the suite covers (a defect's ``ci_u`` 
 it fails spuriously with ``ci.flaky_failure_probability``. A failed run is re-run
 automatically up to ``ci.automatic_retries`` times (a real failure fails again); after
 that a person looks at it. Hotfix runs jump the queue, then builds of long-lived
-branches, then everything else (first come, first served within a priority).
+branches and merge-queue batches, then everything else (first come, first served
+within a priority).
+
+With test selection (``ci.test_selection``) a run takes ``duration_factor`` of its drawn
+duration and catches a covered defect only if its draw also falls under
+``detection_factor`` (the subset missed it otherwise): the effective detection
+probability is ``defect_detection_probability × detection_factor``, on the same draw, so
+selection can only miss what the full suite would catch.
 """
 
 from __future__ import annotations
@@ -84,6 +91,12 @@ class CIService:
         self.runners = RunnerPool(self.env, settings.runners)
         self.duration = streams.buffered("ci", settings.duration)
         self.flaky_u = streams.buffered("flaky", UNIFORM)
+        selection = settings.test_selection
+        self.duration_factor = selection.duration_factor if selection.enabled else 1.0
+        self.detection_probability = settings.defect_detection_probability * (
+            selection.detection_factor if selection.enabled else 1.0
+        )
+        """Chance a run catches a given defect, probability (the suite's coverage, times test selection's)."""
         self._run_ids = 0
 
     def run_once(
@@ -105,7 +118,8 @@ class CIService:
         started = env.now
         if on_start is not None:
             on_start()
-        yield env.timeout(self.duration())
+        duration = self.duration()
+        yield env.timeout(duration if self.duration_factor == 1.0 else duration * self.duration_factor)
         self.runners.release()
         outcome = self.judge(code)
         self._run_ids += 1
@@ -116,7 +130,7 @@ class CIService:
 
     def judge(self, code: Iterable[Change]) -> str:
         """The outcome for code made of these changes: real failure, flaky failure or pass."""
-        p_detect = self.settings.defect_detection_probability
+        p_detect = self.detection_probability
         for change in code:
             if change.breaks_build:
                 return "fail"

@@ -97,6 +97,7 @@ class Change:
     stage_since: float = 0.0
     stage_hours: list[float] = field(default_factory=lambda: [0.0] * len(STAGES))  # in STAGES order
     fixes: Optional[Defect] = None  # the defect a fix/hotfix change repairs
+    queued: float = -1.0  # last time it joined a merge queue
 
     def enter(self, stage: str, now: float) -> None:
         """Close the current stage at ``now`` and start ``stage`` (lead-time accounting).

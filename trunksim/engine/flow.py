@@ -30,8 +30,11 @@ from trunksim.randomness import Streams
 from trunksim.scenario.schema import Scenario
 from trunksim.tables import BranchStatusRecord
 
+from trunksim.engine.queue import EJECTED, LANDED
+
 if TYPE_CHECKING:  # pragma: no cover
     from trunksim.engine.people import Developer, Team
+    from trunksim.engine.queue import MergeQueue
 
 PRIORITY_BRANCH = 0
 PRIORITY_REWORK = 1
@@ -84,6 +87,8 @@ class Flow:
         self.resolution_time = streams.buffered("resolution", scenario.merging.resolution_time)
         self.merge_u = merge_u
         self.review_events: dict[int, simpy.Event] = {}
+        self.queue: "MergeQueue | None" = None
+        """The merge queue, when ``merge_queue.enabled`` (set by the model)."""
         self.repairing: set[int] = set()  # breaking changes whose author is already on it
 
     # -- submission and review ---------------------------------------------------------
@@ -152,6 +157,14 @@ class Flow:
             hours = self.verification_hours(change, target.name)
             if hours > 0:
                 yield env.timeout(self.calendar.finish_time(env.now, hours) - env.now)
+            if self.queue is not None:
+                outcome = yield self.queue.enter(change, target)
+                if outcome == LANDED:
+                    return
+                change.enter("rework", env.now)
+                work = self.fix_breakage(change) if outcome == EJECTED else self.read_eviction(change)
+                yield author.assign(PRIORITY_REWORK, work)
+                continue
             concurrent = merges_since(target, change.ci_base_at)
             breaks = self.merge_u() < self.merge_model.breakage_probability(concurrent)
             self.merge(change, target, breaks)
@@ -186,7 +199,7 @@ class Flow:
             activity = "triage_flaky" if outcome == "flaky" else "triage_real"
             yield from dev.work(self.triage_time(), activity, change.change_id)
             if outcome == "fail":
-                p_detect = self.ci_settings.defect_detection_probability
+                p_detect = self.ci.detection_probability
                 for defect in change.defects:
                     if not defect.fixed and defect.ci_u < p_detect:
                         defect.found_by = defect.found_by or "ci"
@@ -300,6 +313,14 @@ class Flow:
         author = self.team[change.author]
         yield author.assign(PRIORITY_REWORK, fix or self.fix_breakage(change))
         yield from self.integrate(change, approved=True)
+
+    def read_eviction(self, change: Change):
+        """A task body: a flaky failure evicted the change from the merge queue; its author reads the run."""
+
+        def work(dev: "Developer") -> Generator:
+            yield from dev.work(self.triage_time(), "triage_flaky", change.change_id)
+
+        return work
 
     def fix_breakage(self, change: Change):
         """A task body: make a reverted change work with what landed beside it."""

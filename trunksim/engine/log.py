@@ -58,6 +58,7 @@ class EventLog:
             ("review_rounds", lambda c: c.review_rounds), ("ci_runs", lambda c: c.ci_runs),
             ("conflicts", lambda c: c.conflicts), ("flagged", lambda c: c.flagged),
             ("remedies", lambda c: c.fixes.found_by if c.fixes is not None else ""),
+            ("queued_hours", lambda c: c.queued),
         )
         for name, get in fields:
             column = columns[name]

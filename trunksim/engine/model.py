@@ -36,6 +36,7 @@ from trunksim.engine.log import EventLog
 from trunksim.engine.merging import DefaultMergeModel, MergeModel
 from trunksim.engine.people import Team
 from trunksim.engine.port import EnginePort
+from trunksim.engine.queue import MergeQueue
 from trunksim.engine.repairs import Repairs
 from trunksim.randomness import UNIFORM, Streams
 from trunksim.scenario.schema import Scenario
@@ -97,6 +98,11 @@ class DeliveryModel:
             env, scenario, streams, merge_u, self.team, self.branches, self.ci, self.backlog, merge_model,
             self.strategy.on_merged, self.strategy.verification_hours, calendar,
         )
+        if scenario.merge_queue.enabled:
+            self.flow.queue = MergeQueue(
+                env, scenario.merge_queue, self.ci, self.branches, merge_model, merge_u,
+                lambda change, branch: self.flow.merge(change, branch, breaks=False),
+            )
         self.delivery = Delivery(env, scenario, streams, self.branches[production])
         self.repairs = Repairs(
             env, scenario.ci, self.team, self.backlog, self.flow, self.branches, self.branches[production],

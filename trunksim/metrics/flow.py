@@ -108,3 +108,32 @@ def median(values: pd.Series) -> float:
     """Interpolated median ignoring NaN; NaN when empty."""
     values = values.dropna()
     return float(np.percentile(values.to_numpy(dtype=float), 50)) if len(values) else math.nan
+
+
+def merge_queue_wait_mean_hours(changes: pd.DataFrame, window: Window) -> float:
+    """Mean time a delivered change spent in a merge queue (joining it to landing, all rounds), hours.
+
+    ``mean(stage_merge_queue_hours)`` over delivered changes that ever joined a queue;
+    NaN without a merge queue.
+    """
+    delivered = delivered_changes(changes, window)
+    return _mean(delivered.loc[delivered["queued_hours"].notna(), "stage_merge_queue_hours"])
+
+
+def ci_runs_per_landed_change(ci_runs: pd.DataFrame, merges: pd.DataFrame, window: Window) -> float:
+    """CI runs spent to land a change: ``(pre-merge + merge-queue runs) / merges``, both in the window.
+
+    Post-merge builds and hotfix runs are left out (they do not decide whether a change
+    lands). NaN without merges.
+    """
+    runs = ci_runs_in_window(ci_runs, window)
+    landed = merges[window.mask(merges["time_hours"])]
+    if len(landed) == 0:
+        return math.nan
+    return float(runs["purpose"].isin(("pre_merge", "merge_queue")).sum()) / len(landed)
+
+
+def wasted_ci_runs_per_week(ci_runs: pd.DataFrame, window: Window) -> float:
+    """CI runs whose result was thrown away (a merge queue's speculative runs behind a failed batch), per week."""
+    runs = ci_runs_in_window(ci_runs, window)
+    return float(runs["discarded"].astype(bool).sum()) / window.weeks

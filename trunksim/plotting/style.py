@@ -18,10 +18,13 @@ from trunksim.tables import STAGES
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 """Colour-blind-safe palette (Okabe & Ito 2008)."""
 
-STAGE_COLOURS = dict(zip(STAGES, ("#0072B2", "#56B4E9", "#009E73", "#CC79A7", "#F0E442", "#E69F00", "#D55E00", "#999999")))
+STAGE_COLOURS = {
+    "coding": "#0072B2", "review_wait": "#56B4E9", "review": "#009E73", "rework": "#CC79A7", "ci_queue": "#F0E442",
+    "ci": "#E69F00", "merge_queue": "#8C6D31", "deploy_wait": "#D55E00", "deploy": "#999999",
+}
 """One colour per lead-time stage."""
 
-WAITING_STAGES: tuple[str, ...] = ("review_wait", "ci_queue", "deploy_wait")
+WAITING_STAGES: tuple[str, ...] = ("review_wait", "ci_queue", "merge_queue", "deploy_wait")
 """Stages in which a change waits for someone or something; drawn hatched."""
 
 STAGE_LABELS = {
@@ -31,6 +34,7 @@ STAGE_LABELS = {
     "rework": "rework (fixes, conflicts)",
     "ci_queue": "waiting for a CI runner",
     "ci": "CI",
+    "merge_queue": "waiting in the merge queue",
     "deploy_wait": "waiting to deploy",
     "deploy": "deploy / canary",
 }
@@ -58,6 +62,9 @@ LABELS = {
     "ci_pass_rate": "CI pass rate",
     "ci_flaky_failure_share": "Share of CI failures that were flaky",
     "flaky_triage_hours_per_week": "Reading flaky runs (developer hours/week)",
+    "merge_queue_wait_mean_hours": "Wait in the merge queue, mean (hours)",
+    "ci_runs_per_landed_change": "CI runs per landed change",
+    "wasted_ci_runs_per_week": "CI runs thrown away per week",
     "merge_conflict_rate": "Merges with a conflict",
     "conflict_hours_per_week": "Resolving conflicts (developer hours/week)",
     "red_branch_share": "Share of time the branch was red",

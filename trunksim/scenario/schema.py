@@ -29,6 +29,7 @@ from trunksim.scenario.distributions import (
     WorkingHoursDistribution,
     WorkingLogNormal,
 )
+from trunksim.scenario.mechanisms import MergeQueue, TestSelection
 from trunksim.scenario.overrides import apply_overrides
 from trunksim.strategies.registry import parameter_union
 from trunksim.units import WORKING, ClockHours, PositiveClockHours, PositiveWorkingHours
@@ -196,6 +197,7 @@ class CI(Section):
     revert_time: PositiveWorkingHours = Field(
         0.25, description="the author's time to revert a breaking change, working hours"
     )
+    test_selection: TestSelection = Field(default_factory=TestSelection)
 
 
 class Merging(Section):
@@ -374,6 +376,7 @@ class Scenario(Section):
     merging: Merging = Field(default_factory=Merging)
     deployment: Deployment = Field(default_factory=Deployment)
     incidents: Incidents = Field(default_factory=Incidents)
+    merge_queue: MergeQueue = Field(default_factory=MergeQueue)
     simulation: Simulation = Field(default_factory=Simulation)
     sweep: Optional[Sweep] = Field(None, description="optional sweep: a grid of values or a list of named variants")
 

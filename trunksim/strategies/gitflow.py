@@ -43,7 +43,7 @@ class Params(StrategyParams):
         1, description="pull requests a feature branch is delivered in, pull requests"
     )
     hotfix_qa_duration: WorkingHours = Field(
-        4.0, description="QA of a fix on a hotfix branch before it merges into main, working hours (an on-call hotfix: clock hours)"
+        4.0, description="QA of a fix on a hotfix branch before it merges into main, working hours (an on-call hotfix's QA works them around the clock)"
     )
 
     batch_field = "pull_requests_per_feature"
