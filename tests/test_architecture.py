@@ -8,7 +8,8 @@ Layers, bottom to top; a module imports only its own layer or layers below:
     3 engine      trunksim/engine/*
     4 readers     trunksim/metrics/*, plotting/*, export.py, report.py   (never the engine)
     5 running     trunksim/experiment.py, executors.py, batch.py and any other top-level module
-    6 cli         trunksim/cli.py, trunksim/__main__.py
+    6 cli         trunksim/cli.py, trunksim/__main__.py, and the other front ends: trunksim/web/*
+                  (the browser app) and trunksim/workshop/* (the workshop's rounds and figures)
       face        trunksim/__init__.py: lazy only, imports no submodule at import time
 
 "An import" is every ``import``/``from`` statement anywhere in a module, inside functions
@@ -45,6 +46,7 @@ REGISTRY_FILE = SOURCE / "strategies" / "registry.py"
 LEAVES = ("units", "randomness", "tables", "io", "stats")  # top-level names, if present
 KNOWN_RUNNING = ("experiment", "executors", "batch")
 CLI = ("cli", "__main__")
+FRONT_ENDS = ("web", "workshop")  # top layer beside the command line: they use the running layer, nothing imports them
 
 LAYER_NUMBER = {
     "leaf": 0,
@@ -294,13 +296,13 @@ def component(module: str) -> str:
         return top
     if top in ("export", "report"):
         return top
-    if top in CLI:
+    if top in CLI or top in FRONT_ENDS:
         return "cli"
     return "running"  # experiment, executors, batch, and anything not named (listed in messages)
 
 
 def unknown_modules() -> list[str]:
-    named = set(LEAVES) | set(KNOWN_RUNNING) | set(CLI) | {"strategies", "scenario", "engine", "metrics", "plotting", "export", "report"}
+    named = set(LEAVES) | set(KNOWN_RUNNING) | set(CLI) | set(FRONT_ENDS) | {"strategies", "scenario", "engine", "metrics", "plotting", "export", "report"}
     return sorted({name for name in modules() if name != PACKAGE and name.split(".")[1] not in named})
 
 
