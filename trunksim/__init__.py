@@ -28,6 +28,7 @@ _LAZY = {
     "METRIC_COLUMNS": ("trunksim.metrics", "METRIC_COLUMNS"),
     "compute_metrics": ("trunksim.metrics", "compute_metrics"),
     "RunOptions": ("trunksim.experiment", "RunOptions"),
+    "calibrate": ("trunksim.calibrate", "calibrate"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
