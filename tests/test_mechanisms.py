@@ -7,6 +7,7 @@ off and on, so only the mechanism differs.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from trunksim.engine.model import DeliveryModel
 from trunksim.experiment import run
@@ -110,3 +111,107 @@ def test_test_selection_can_only_miss_what_the_full_suite_catches():
     )
     assert selected.ci.detection_probability == full.ci.detection_probability * 0.5
     assert selected.ci.duration_factor == 0.5 and full.ci.duration_factor == 1.0
+
+
+# -- error budget -----------------------------------------------------------------------
+
+
+def test_a_fast_burn_freezes_feature_deployments_and_lets_fixes_through():
+    work = {"defects_per_100_lines": 0.5}
+    budget = small("github-flow", name="budget", work=work, error_budget={"enabled": True, "freeze_burn_rate": 3})
+    result = DeliveryModel(budget, seed=46).run()
+    assert len(result.freezes) > 0
+    kinds = result.changes.set_index("change_id")["kind"]
+    for freeze in result.freezes.itertuples():
+        end = freeze.end_hours if freeze.end_hours == freeze.end_hours else budget.simulation.duration
+        during = result.deployments[(result.deployments["started_hours"] > freeze.start_hours) & (result.deployments["started_hours"] < end)]
+        for ids in during["change_ids"]:
+            assert all(kinds[int(i)] != "feature" for i in ids.split()), "a feature shipped during a freeze"
+    frame = run([budget.with_overrides({"error_budget.enabled": False, "name": "plain"}), budget], replications=4, seed=46)
+    assert median(frame, "budget", "deploy_freeze_hours_per_week") > 0
+    assert np.isnan(median(frame, "plain", "deploy_freeze_hours_per_week"))
+    assert 0 <= median(frame, "budget", "slo_compliance") <= 1
+    assert median(frame, "budget", "deploys_per_day") <= median(frame, "plain", "deploys_per_day")
+
+
+def test_slo_metrics_on_a_hand_built_history():
+    import pandas as pd
+
+    from trunksim.metrics import slo
+    from trunksim.metrics.window import Window
+
+    window = Window(0.0, 100.0)
+    incidents = pd.DataFrame({"started_hours": [10.0], "restored_hours": [11.0], "exposed_share": [1.0]})
+    # One hour of full failure: the 50-hour rolling good share is 0.98 while it is in view.
+    # Hours 11..60 see the failure in their 50-hour window (good share 0.98 < 0.99): 50 of 101 grid points.
+    assert slo.slo_compliance(incidents, window, 0.99, 50.0) == pytest.approx((101 - 50) / 101)
+    assert slo.error_budget_remaining(incidents, window, 0.99, 50.0) == pytest.approx(1.0)  # out of view at the end
+    freezes = pd.DataFrame({"start_hours": [-5.0, 90.0], "end_hours": [5.0, float("nan")], "burn_rate": [4.0, 5.0]})
+    assert slo.deploy_freeze_hours_per_week(freezes, window) == pytest.approx(15.0 / (100 / 168))
+
+
+# -- progressive delivery and blue/green --------------------------------------------------
+
+
+def test_canary_steps_cut_failure_exposure_against_no_canary():
+    work = {"defects_per_100_lines": 0.5}
+    plain = small("trunk-based", name="plain", work=work)
+    steps = small(
+        "trunk-based", name="steps", work=work, deployment={"canary": {"enabled": True}},
+        progressive={"steps": [{"traffic_share": 0.01, "bake_time": "10m"}, {"traffic_share": 0.5, "bake_time": "30m"}]},
+    )
+    frame = run([plain, steps], replications=REPS, seed=47)
+    assert median(frame, "steps", "failure_exposure_user_hours_per_week") < median(frame, "plain", "failure_exposure_user_hours_per_week")
+    incidents = DeliveryModel(steps, seed=47).run().incidents
+    canary = incidents[incidents["source"] == "canary"]
+    assert len(canary) > 0 and set(canary["exposed_share"]) <= {0.01, 0.5}
+
+
+def test_blue_green_restores_faster_than_a_plain_rollback():
+    work = {"defects_per_100_lines": 0.5}
+    fast = {"rollback_time": "30m", "time_to_failure": {"dist": "exponential", "mean": "2h"}}
+    plain = small("github-flow", name="plain", work=work, incidents=fast)
+    blue_green = small(
+        "github-flow", name="bg", work=work, incidents=fast,
+        progressive={"blue_green": True, "switch_back_time": "3m"},
+    )
+    restore = {}
+    for scenario in (plain, blue_green):
+        incidents = DeliveryModel(scenario, seed=48).run().incidents
+        rolled = incidents[incidents["restored_by"] == "rollback"]
+        assert len(rolled) > 0
+        restore[scenario.name] = float((rolled["restored_hours"] - rolled["started_hours"]).median())
+    assert restore["bg"] < restore["plain"]
+
+
+def test_performance_regressions_escape_ci():
+    work = {"defects_per_100_lines": 0.6}
+    none = small("trunk-based", name="none", work=work, ci={"defect_detection_probability": 1.0})
+    perf = small(
+        "trunk-based", name="perf", work=work, ci={"defect_detection_probability": 1.0},
+        progressive={"performance_regression_share": 0.5},
+    )
+    frame = run([none, perf], replications=4, seed=49)
+    assert median(frame, "perf", "incidents_per_week") > median(frame, "none", "incidents_per_week")
+
+
+# -- postmortems --------------------------------------------------------------------------
+
+
+def test_postmortems_lower_incidents_over_a_long_run_and_cost_time():
+    work = {"defects_per_100_lines": 0.4}
+    long = {"duration": "20w", "warm_up": "2w"}
+    plain = small("trunk-based", name="plain", work=work, simulation=long)
+    learning = small("trunk-based", name="learning", work=work, simulation=long, postmortems={"enabled": True})
+    frame = run([plain, learning], replications=4, seed=50)
+    assert median(frame, "learning", "incidents_per_week") < median(frame, "plain", "incidents_per_week")
+    activity = DeliveryModel(learning, seed=50).run().activity
+    assert (activity["activity"] == "postmortem").any()
+
+
+def test_every_mechanism_scenario_extends_a_shipped_strategy_scenario_and_runs():
+    for path in sorted((SCENARIOS / "mechanisms").glob("*.yaml")):
+        scenario = load_scenario(path).with_overrides({"simulation.duration": "3w", "simulation.warm_up": "1w"})
+        assert scenario.lesson, path
+        assert "extends: ../" in path.read_text(), path
+        DeliveryModel(scenario, seed=1).run()

@@ -37,12 +37,18 @@ WORKING_FIELDS = {
     "ci.revert_time",
     "merging.resolution_time",
     "review.response_time",
+    "postmortems.postmortem_time",
 }
 CLOCK_FIELDS = {
     "team.on_call_rotation",
     "team.calendar.start_spread",
     "incidents.customer_report_delay",
     "merge_queue.batch_wait",
+    "error_budget.window",
+    "error_budget.burn_window",
+    "error_budget.check_every",
+    "progressive.switch_back_time",
+    "postmortems.action_lag",
     "ci.duration",
     "deployment.cadence",
     "deployment.offset",

@@ -34,6 +34,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "injected_traits",  # the same traits for injected defects
     "customer",  # how long customers take to report a failure monitoring missed
     "review_response",  # how long a review request waits before a reviewer responds
+    "perf_traits",  # per latent defect: is it a performance regression
 )
 """The named sources of randomness; each gets its own stream."""
 

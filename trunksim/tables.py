@@ -114,6 +114,14 @@ class IncidentRecord(NamedTuple):
     exposed_share: float  # share of users the failure reached: 1, or the canary's traffic share
 
 
+class FreezeRecord(NamedTuple):
+    """One period feature deployments were frozen by a fast error-budget burn."""
+
+    start_hours: float
+    end_hours: float  # NaN while still frozen at the end of the run
+    burn_rate: float  # the burn rate that started the freeze, multiples of the budgeted rate
+
+
 CI_RUN_COLUMNS: tuple[str, ...] = CIRunRecord._fields
 """Columns of the ``ci_runs`` table."""
 MERGE_COLUMNS: tuple[str, ...] = MergeRecord._fields
@@ -126,6 +134,8 @@ DEPLOYMENT_COLUMNS: tuple[str, ...] = DeploymentRecord._fields
 """Columns of the ``deployments`` table."""
 INCIDENT_COLUMNS: tuple[str, ...] = IncidentRecord._fields
 """Columns of the ``incidents`` table."""
+FREEZE_COLUMNS: tuple[str, ...] = FreezeRecord._fields
+"""Columns of the ``freezes`` table."""
 
 CHANGE_COLUMNS: tuple[str, ...] = (
     "change_id", "feature_id", "author", "kind", "target", "lines", "defects", "created_hours", "first_commit_hours",
@@ -152,6 +162,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "activity": ACTIVITY_COLUMNS,
     "merges": MERGE_COLUMNS,
     "branch_status": BRANCH_COLUMNS,
+    "freezes": FREEZE_COLUMNS,
 }
 """Every table's columns, in order."""
 
@@ -169,6 +180,7 @@ DTYPES: dict[str, dict[str, str]] = {
     "branch_status": _dtypes(BranchStatusRecord),
     "deployments": _dtypes(DeploymentRecord),
     "incidents": _dtypes(IncidentRecord),
+    "freezes": _dtypes(FreezeRecord),
     "changes": {
         **{name: "i" for name in ("change_id", "feature_id", "author", "defects", "deployment_id", "review_rounds", "ci_runs", "conflicts")},
         **{name: "O" for name in ("kind", "target", "state", "remedies")},
@@ -184,7 +196,9 @@ DTYPES: dict[str, dict[str, str]] = {
 column's ``dtype.kind`` in a non-empty table. Columns ending in ``_hours`` are floats with
 NaN for what did not happen."""
 
-TABLES: tuple[str, ...] = ("changes", "features", "deployments", "incidents", "ci_runs", "activity", "merges", "branch_status")
+TABLES: tuple[str, ...] = (
+    "changes", "features", "deployments", "incidents", "ci_runs", "activity", "merges", "branch_status", "freezes",
+)
 """The event tables of a replication, by name."""
 
 
@@ -203,7 +217,7 @@ class Run:
         Root seed of the random streams.
     replication : int
         Replication index, 0-based.
-    changes, features, deployments, incidents, ci_runs, activity, merges, branch_status : pandas.DataFrame
+    changes, features, deployments, incidents, ci_runs, activity, merges, branch_status, freezes : pandas.DataFrame
         The event tables.
     wall_seconds : float
         Real time the simulation took, seconds.
@@ -224,6 +238,7 @@ class Run:
     activity: pd.DataFrame
     merges: pd.DataFrame
     branch_status: pd.DataFrame
+    freezes: pd.DataFrame
     wall_seconds: float
     developers: int
     integration_branch_name: str = "trunk"

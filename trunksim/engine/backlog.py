@@ -42,6 +42,7 @@ class Backlog:
     def __init__(self, scenario: Scenario, streams: Streams, log: EventLog, clock: Callable[[], float], integration_branch: str) -> None:
         self.work = scenario.work
         self.time_to_failure = scenario.incidents.time_to_failure
+        self.performance_share = scenario.progressive.performance_regression_share
         self.streams = streams
         self.log = log
         self.clock = clock
@@ -98,6 +99,10 @@ class Backlog:
                     time_to_failure_hours=float(failures[i]), rollback_u=float(extra[i, 0]), monitor_u=float(extra[i, 1]),
                 )
             )
+        if self.performance_share > 0:  # a stream of its own: switching the class on moves no other draw
+            regressions = self.streams["perf_traits"].random(count) < self.performance_share
+            for defect, regression in zip(defects, regressions):
+                defect.performance = bool(regression)
         return sorted(defects, key=lambda d: d.position)
 
     def inject_defect(self, change: Change) -> Defect:

@@ -98,6 +98,17 @@ class CIService:
         )
         """Chance a run catches a given defect, probability (the suite's coverage, times test selection's)."""
         self._run_ids = 0
+        self.detection_by_severity = [self.detection_probability] * 4
+        """The same, by defect severity (index 1-3); postmortem actions raise it (:meth:`learn`)."""
+
+    def catches(self, defect) -> bool:
+        """True if the suite covers this unfixed defect (performance regressions it never does)."""
+        return not defect.fixed and not defect.performance and defect.ci_u < self.detection_by_severity[defect.severity]
+
+    def learn(self, severity: int, gain: float) -> None:
+        """A postmortem's action: close ``gain`` of the gap to 1 in the chance of catching defects of ``severity``."""
+        p = self.detection_by_severity[severity]
+        self.detection_by_severity[severity] = p + gain * (1.0 - p)
 
     def run_once(
         self,
@@ -130,12 +141,12 @@ class CIService:
 
     def judge(self, code: Iterable[Change]) -> str:
         """The outcome for code made of these changes: real failure, flaky failure or pass."""
-        p_detect = self.detection_probability
+        catches = self.catches
         for change in code:
             if change.breaks_build:
                 return "fail"
             for defect in change.defects:
-                if not defect.fixed and defect.ci_u < p_detect:
+                if catches(defect):
                     return "fail"
         return "flaky" if self.flaky_u() < self.settings.flaky_failure_probability else "pass"
 

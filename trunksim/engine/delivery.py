@@ -73,6 +73,18 @@ class Delivery:
         self.branch = branch
         self.settings = scenario.deployment
         self.rollback_time = scenario.incidents.rollback_time
+        progressive = scenario.progressive
+        self.blue_green = progressive.blue_green
+        self.switch_back_time = progressive.switch_back_time
+        canary = self.settings.canary
+        self.canary_steps: list[tuple[float, float]] = (
+            [(step.traffic_share, step.bake_time) for step in progressive.steps]
+            or [(canary.traffic_share, canary.bake_time)]
+        )
+        """(traffic share, bake time) of each canary step, in order."""
+        self.stepped = bool(progressive.steps)
+        self.frozen = False
+        """True while a fast error-budget burn freezes feature deployments (fixes still ship)."""
         self.incidents: FailureDesk
         self.repairs: "Repairs"
         self.slot = simpy.PriorityResource(self.env, capacity=1)
@@ -104,6 +116,8 @@ class Delivery:
         if kind == "hotfix":
             return [c for c in self.branch.pending if not c.deploying and c.kind == "hotfix"]
         green = self.branch.green_version
+        if self.frozen:  # an error-budget freeze: only fixes ship
+            return [c for c in self.branch.pending if not c.deploying and c.merge_version <= green and c.kind != "feature"]
         return [c for c in self.branch.pending if not c.deploying and c.merge_version <= green]
 
     @staticmethod
@@ -164,13 +178,19 @@ class Delivery:
             canary = self.settings.canary
             if canary.enabled and kind == "regular" and changes:
                 canary_start = env.now
-                yield env.timeout(canary.bake_time)
-                caught = self.canary_catches(changes)
+                caught, share = [], canary.traffic_share
+                exposure = 0.0
+                for share, bake in self.canary_steps:
+                    yield env.timeout(bake)
+                    exposure += share * bake
+                    caught = self.canary_catches(changes, exposure=exposure if self.stepped else None)
+                    if caught:
+                        break
                 if caught:
                     if not canary.automatic_rollback:
                         # A person has to notice the canary's alarm before rolling back.
                         yield env.timeout(self.incidents.detection_delay())
-                    yield env.timeout(self.rollback_time)
+                    yield env.timeout(self.switch_back_time if self.blue_green else self.rollback_time)
                     deployment.canary_failed = True
                     deployment.rolled_back = True
                     deployment.rolled_back_at = deployment.finished = env.now
@@ -180,20 +200,26 @@ class Delivery:
                     for defect in caught:
                         defect.found_by = "canary"
                         defect.found_at = canary_start
-                        self.incidents.record_canary(defect, deployment, canary_start, env.now, canary.traffic_share)
+                        self.incidents.record_canary(defect, deployment, canary_start, env.now, share)
                         self.repairs.handle_known_defect(defect)
                     return deployment
             self.roll_out(deployment)
         return deployment
 
-    def canary_catches(self, changes: list[Change], ignore_flags: bool = False) -> list[Defect]:
+    def canary_catches(self, changes: list[Change], ignore_flags: bool = False, exposure: Optional[float] = None) -> list[Defect]:
         """Defects the canary sees: live once rolled out, and caught by the severity-weighted draw.
 
         Code dark behind an off flag is invisible to a deployment canary
         (``ignore_flags`` is for the progressive flag rollout, which exposes it).
+        ``exposure`` is the traffic-hours seen so far (Σ share × bake over the canary's
+        steps; default: the single canary's share × bake). A defect is caught once its
+        fixed draw falls under ``1 - exp(-sensitivity × severity × exposure)``, so a longer
+        or wider canary can only catch more.
         """
         canary = self.settings.canary
-        exposure = canary.detection_sensitivity * canary.traffic_share * canary.bake_time
+        if exposure is None:
+            exposure = canary.traffic_share * canary.bake_time
+        exposure = canary.detection_sensitivity * exposure
         caught = []
         for change in changes:
             dark = change.flagged and change.feature is not None and not change.feature.flag_on
@@ -250,21 +276,26 @@ class Delivery:
             self.set_flag(feature, True)
 
     def progressive_flag(self, feature: Feature) -> Generator:
-        """Flag on for ``traffic_share`` of users for ``bake_time``, judged like a canary deployment.
+        """Flag on for the canary's share of users for its bake time (or step by step), judged like a canary deployment.
 
         A caught defect leaves the flag off (the exposed users were hurt until then: a
         canary-caught failure of the deployment that shipped the change); its fix
         being deployed starts a new progressive rollout.
         """
         started = self.env.now
-        yield self.env.timeout(self.settings.canary.bake_time)
-        if feature.flag_on:
-            return
-        if not all(c.in_production for c in feature.changes):
-            # A rollback took part of the feature out meanwhile; it is released again when all of it is back.
-            feature.completed = -1.0
-            return
-        caught = self.canary_catches(feature.changes, ignore_flags=True)
+        exposure, share, caught = 0.0, self.settings.canary.traffic_share, []
+        for share, bake in self.canary_steps:
+            yield self.env.timeout(bake)
+            exposure += share * bake
+            if feature.flag_on:
+                return
+            if not all(c.in_production for c in feature.changes):
+                # A rollback took part of the feature out meanwhile; it is released again when all of it is back.
+                feature.completed = -1.0
+                return
+            caught = self.canary_catches(feature.changes, ignore_flags=True, exposure=exposure if self.stepped else None)
+            if caught:
+                break
         if not caught:
             self.set_flag(feature, True)
             return
@@ -273,7 +304,7 @@ class Delivery:
             defect.found_at = started
             deployment = defect.change.current_deployment if defect.change else None
             if deployment is not None:
-                self.incidents.record_canary(defect, deployment, started, self.env.now, self.settings.canary.traffic_share)
+                self.incidents.record_canary(defect, deployment, started, self.env.now, share)
             self.repairs.repair(defect)
 
     def set_flag(self, feature: Feature, on: bool) -> None:

@@ -34,6 +34,7 @@ class Defect:
     time_to_failure_hours: float
     rollback_u: float = 1.0  # below incidents.irreversible_failure_share: rolling back does not cure its failure
     monitor_u: float = 0.0  # below incidents.monitoring_coverage: monitoring alerts on its failure
+    performance: bool = False  # a performance regression: no test catches it, only users or a canary
     change: Optional["Change"] = None
     found_by: str = ""  # "", review, ci, qa, canary, production
     found_at: float = -1.0

@@ -199,9 +199,8 @@ class Flow:
             activity = "triage_flaky" if outcome == "flaky" else "triage_real"
             yield from dev.work(self.triage_time(), activity, change.change_id)
             if outcome == "fail":
-                p_detect = self.ci.detection_probability
                 for defect in change.defects:
-                    if not defect.fixed and defect.ci_u < p_detect:
+                    if self.ci.catches(defect):
                         defect.found_by = defect.found_by or "ci"
                         defect.found_at = self.env.now
                         yield from dev.work(self.fix_time(), "rework", change.change_id)

@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from trunksim.engine.flow import Flow
     from trunksim.engine.people import Developer, Team
     from trunksim.engine.repairs import Repairs
+    from trunksim.scenario.mechanisms import Postmortems as PostmortemSettings
     from trunksim.scenario.schema import Incidents
 
 
@@ -64,11 +65,13 @@ class IncidentDesk:
         The hotfix path (:meth:`Flow.expedite`) onto ``hotfix_branch``.
     hotfix_branch : Branch
         Where hotfixes merge (the production branch).
+    postmortems : scenario postmortems section
+        Postmortems after production incidents, and game days.
     """
 
     def __init__(
         self, env: simpy.Environment, settings: "Incidents", streams: Streams, team: "Team", delivery: "Delivery",
-        repairs: "Repairs", flow: "Flow", hotfix_branch: Branch,
+        repairs: "Repairs", flow: "Flow", hotfix_branch: Branch, postmortems: "PostmortemSettings",
     ) -> None:
         self.env = env
         self.settings = settings
@@ -77,6 +80,7 @@ class IncidentDesk:
         self.repairs = repairs
         self.flow = flow
         self.hotfix_branch = hotfix_branch
+        self.postmortems = postmortems
         self.detection_delay = streams.buffered("incident", settings.detection_delay)
         self.diagnosis_time = streams.buffered("incident", settings.diagnosis_time)
         self.hotfix_time = streams.buffered("incident", settings.fix_time)
@@ -146,6 +150,8 @@ class IncidentDesk:
         responder.respond(lambda dev: self.respond(dev, incident, restored))
         yield restored
         incident.restored = env.now
+        if self.postmortems.enabled:
+            self.postmortem(incident, responder)
 
     def respond(self, dev: "Developer", incident: Incident, restored) -> Generator:
         """The on-call developer's work on an incident (runs in their process, any hour)."""
@@ -153,7 +159,10 @@ class IncidentDesk:
         delivery = self.delivery
         repairs = self.repairs
         defect = incident.defect
-        yield from dev.work_around_the_clock(self.diagnosis_time(), "incident", incident.incident_id)
+        diagnosis = self.diagnosis_time()
+        if self.postmortems.game_day_diagnosis_factor != 1.0:
+            diagnosis *= self.postmortems.game_day_diagnosis_factor
+        yield from dev.work_around_the_clock(diagnosis, "incident", incident.incident_id)
         change = defect.change
         feature = change.feature if change is not None else None
         if not self.is_live(defect):
@@ -168,7 +177,9 @@ class IncidentDesk:
             restored.succeed()
             repairs.repair(defect)
         elif settings.rollback_enabled and self.rollback_cures(defect) and delivery.can_roll_back(incident):
-            yield from dev.work_around_the_clock(settings.rollback_time, "incident", incident.incident_id)
+            yield from dev.work_around_the_clock(
+                delivery.switch_back_time if delivery.blue_green else settings.rollback_time, "incident", incident.incident_id
+            )
             if delivery.can_roll_back(incident):
                 delivery.roll_back(delivery.latest())
             incident.restored_by = "rollback"
@@ -180,6 +191,17 @@ class IncidentDesk:
             fix = repairs.fix_change(defect, author=dev.index, kind="hotfix", effort_hours=hours)
             incident.restored_by = "fix_forward"
             self.env.process(self.ship_hotfix(fix, restored))
+
+    def postmortem(self, incident: Incident, responder: "Developer") -> None:
+        """The responder writes a postmortem; its action teaches the suite this class of defect, after a lag."""
+        settings = self.postmortems
+
+        def write(dev: "Developer") -> Generator:
+            yield from dev.work(settings.postmortem_time, "postmortem", incident.incident_id)
+            lag = self.env.timeout(settings.action_lag)
+            lag.callbacks.append(lambda _event: self.flow.ci.learn(incident.defect.severity, settings.detection_gain))
+
+        responder.assign(1, write)
 
     def rollback_cures(self, defect: Defect) -> bool:
         """False for the share of failures rolling back does not cure (data migrations, corrupted state)."""

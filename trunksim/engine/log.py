@@ -24,6 +24,7 @@ from trunksim.tables import (
     BranchStatusRecord,
     CIRunRecord,
     DeploymentRecord,
+    FreezeRecord,
     IncidentRecord,
     MergeRecord,
 )
@@ -37,6 +38,7 @@ class EventLog:
         self.activity: list[ActivityRecord] = []
         self.merges: list[MergeRecord] = []
         self.branch_status: list[BranchStatusRecord] = []
+        self.freezes: list[FreezeRecord] = []
         self.changes: list[Change] = []
         self.features: list[Feature] = []
 
@@ -92,6 +94,7 @@ class EventLog:
             "incidents": lambda: [incident_record(i) for i in incidents],
             "activity": lambda: self.activity,
             "merges": lambda: self.merges,
+            "freezes": lambda: self.freezes,
             "branch_status": lambda: self.branch_status + [
                 BranchStatusRecord(b.name, b.red_since, math.nan, b.red_cause) for b in branches if b.red_since >= 0
             ],

@@ -27,6 +27,7 @@ import simpy
 
 from trunksim.engine.backlog import Backlog
 from trunksim.engine.branches import Branches
+from trunksim.engine.budget import ErrorBudgetMonitor
 from trunksim.engine.calendar import WorkingCalendar, personal_calendars
 from trunksim.engine.ci import CIService
 from trunksim.engine.delivery import Delivery
@@ -110,6 +111,7 @@ class DeliveryModel:
         )
         self.incidents = IncidentDesk(
             env, scenario.incidents, streams, self.team, self.delivery, self.repairs, self.flow, self.branches[production],
+            scenario.postmortems,
         )
         port.connect(self.team, self.flow, self.repairs)
         self.branches.on_green = self._on_green
@@ -122,6 +124,10 @@ class DeliveryModel:
             for branch in list(self.branches.values()):
                 env.process(self.flow.build_branch(branch))
         self.strategy.start()
+        self.budget = (
+            ErrorBudgetMonitor(env, scenario.error_budget, self.incidents.incidents, self.delivery, log)
+            if scenario.error_budget.enabled else None
+        )
 
     def _on_green(self, branch) -> None:
         if branch is self.delivery.branch:
@@ -156,6 +162,8 @@ class DeliveryModel:
 
     def result(self, wall_seconds: float) -> Run:
         """Package the event log of a finished run."""
+        if self.budget is not None:
+            self.log.freezes.extend(self.budget.open_freeze())
         frames = self.log.tables(self.delivery.deployments, self.incidents.incidents, self.branches.values())
         return Run(
             scenario=self.scenario, seed=self.seed, replication=self.replication, **frames,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from trunksim.metrics import dora, flow, levels, profiles
+from trunksim.metrics import cost, dora, flow, levels, profiles, slo
 from trunksim.metrics.levels import check_year
 from trunksim.metrics.profiles import check_profile
 from trunksim.metrics.window import Window
@@ -47,6 +47,9 @@ FLOW_COLUMNS: tuple[str, ...] = (
     "merge_queue_wait_mean_hours",
     "ci_runs_per_landed_change",
     "wasted_ci_runs_per_week",
+    "slo_compliance",
+    "error_budget_remaining",
+    "deploy_freeze_hours_per_week",
     "merge_conflict_rate",
     "conflict_hours_per_week",
     "red_branch_share",
@@ -60,7 +63,7 @@ FLOW_COLUMNS: tuple[str, ...] = (
     "fix_changes_delivered_per_week",
     "features_delivered_per_week",
     "changes_in_flight_at_end",
-) + tuple(f"stage_{s}_mean_hours" for s in STAGES)
+) + tuple(f"stage_{s}_mean_hours" for s in STAGES) + cost.COST_COLUMNS
 """Flow metrics that explain the DORA numbers."""
 
 LEVEL_COLUMNS: tuple[str, ...] = ("dora_level", "dora_quick_check_score")
@@ -81,7 +84,7 @@ DEFAULT_LEVEL_YEAR = 2023
 RATE_COLUMNS: tuple[str, ...] = (
     "change_failure_rate", "change_failure_rate_escaped", "rework_rate", "ci_pass_rate",
     "ci_flaky_failure_share", "merge_conflict_rate", "red_branch_share", "coding_share",
-    "waiting_share",
+    "waiting_share", "slo_compliance",
 )
 """Metrics that are shares and must lie in [0, 1]."""
 
@@ -90,6 +93,18 @@ def window_of(run: "Run") -> Window:
     """The measurement window of a run: ``[warm_up, duration]`` hours."""
     settings = run.scenario.simulation
     return Window(settings.warm_up, settings.duration)
+
+
+def slo_metrics(run: "Run", window: Window) -> dict[str, float]:
+    """The error-budget metrics of :mod:`trunksim.metrics.slo` (NaN without an error budget)."""
+    budget = run.scenario.error_budget
+    if not budget.enabled:
+        return {"slo_compliance": math.nan, "error_budget_remaining": math.nan, "deploy_freeze_hours_per_week": math.nan}
+    return {
+        "slo_compliance": slo.slo_compliance(run.incidents, window, budget.objective, budget.window),
+        "error_budget_remaining": slo.error_budget_remaining(run.incidents, window, budget.objective, budget.window),
+        "deploy_freeze_hours_per_week": slo.deploy_freeze_hours_per_week(run.freezes, window),
+    }
 
 
 def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAULT_LEVEL_YEAR) -> dict[str, Any]:
@@ -135,6 +150,7 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
         "merge_queue_wait_mean_hours": flow.merge_queue_wait_mean_hours(changes, w),
         "ci_runs_per_landed_change": flow.ci_runs_per_landed_change(ci_runs, merges, w),
         "wasted_ci_runs_per_week": flow.wasted_ci_runs_per_week(ci_runs, w),
+        **slo_metrics(run, w),
         "merge_conflict_rate": flow.merge_conflict_rate(merges, w),
         "conflict_hours_per_week": flow.activity_hours_per_week(activity, w, ("conflict",)),
         "red_branch_share": flow.red_share(run.branch_status, run.integration_branch_name, w),
@@ -150,6 +166,7 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
         "changes_in_flight_at_end": float((changes["state"] == "in_flight").sum()),
     })
     values.update(flow.stage_mean_hours(changes, w))
+    values.update(cost.cost_metrics(activity, ci_runs, incidents, features, deployments, w, cost.prices_of(run.scenario)))
     if profile != "trunksim":
         measured = profiles.profile_metrics(run, profile)
         values.update({name: measured.get(name, math.nan) for name in DORA_COLUMNS})

@@ -22,6 +22,7 @@ and only inside the functions that draw, so importing it is cheap.
 from __future__ import annotations
 
 from trunksim.tables import STAGES
+from trunksim.plotting.cost import cost_breakdown
 from trunksim.plotting.files import save_standard_plots
 from trunksim.plotting.results import dora_panel, level_shares, metric_distribution, stage_breakdown
 from trunksim.plotting.runs import ci_occupancy, ci_queue_and_red, stage_segments, timeline
@@ -55,6 +56,7 @@ __all__ = [
     "WAITING_STAGES",
     "ci_occupancy",
     "ci_queue_and_red",
+    "cost_breakdown",
     "dora_panel",
     "label",
     "level_shares",

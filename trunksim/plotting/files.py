@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from trunksim.io import atomic_path
+from trunksim.plotting.cost import cost_breakdown, has_costs
 from trunksim.plotting.results import dora_panel, level_shares, metric_distribution, stage_breakdown
 from trunksim.plotting.style import DORA_PLOT_METRICS, projector_style
 from trunksim.plotting.sweeps import sweep_parameters, sweep_plot, tornado
@@ -25,8 +26,9 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Pa
     """Write the standard plots of a results frame as PNG files; returns name → path.
 
     ``dora.png`` (every DORA metric), one ``<metric>.png`` per DORA metric,
-    ``lead_time_stages.png`` and, when the frame has a ``dora_level`` column,
-    ``dora_levels.png``. When the frame comes from a sweep (it has swept-parameter
+    ``lead_time_stages.png``, when the frame has a ``dora_level`` column,
+    ``dora_levels.png``, and when it has cost figures (``cost.enabled``),
+    ``cost.png``. When the frame comes from a sweep (it has swept-parameter
     columns, :func:`~trunksim.plotting.sweeps.sweep_parameters`), also
     ``sweep_<metric>.png`` per DORA metric against the first swept parameter (one line
     per strategy, 95 % band) and, when two or more parameters were swept for a single
@@ -69,6 +71,10 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Pa
             figure = Figure(figsize=(10, 2.4 + 0.8 * frame["scenario"].nunique()), layout="constrained")
             level_shares(frame, ax=figure.subplots())
             save(figure, "dora_levels")
+        if has_costs(frame):
+            figure = Figure(figsize=(12, 2.6 + 1.0 * frame["scenario"].nunique()), layout="constrained")
+            cost_breakdown(frame, ax=figure.subplots())
+            save(figure, "cost")
         parameters = sweep_parameters(frame)
         if parameters:
             for metric in DORA_PLOT_METRICS:

@@ -65,6 +65,9 @@ LABELS = {
     "merge_queue_wait_mean_hours": "Wait in the merge queue, mean (hours)",
     "ci_runs_per_landed_change": "CI runs per landed change",
     "wasted_ci_runs_per_week": "CI runs thrown away per week",
+    "slo_compliance": "Share of time within the SLO",
+    "error_budget_remaining": "Error budget left at the end",
+    "deploy_freeze_hours_per_week": "Feature-deploy freeze (hours/week)",
     "merge_conflict_rate": "Merges with a conflict",
     "conflict_hours_per_week": "Resolving conflicts (developer hours/week)",
     "red_branch_share": "Share of time the branch was red",
@@ -74,6 +77,14 @@ LABELS = {
     "planned_changes_delivered_per_week": "Planned changes delivered per week",
     "fix_changes_delivered_per_week": "Fixes delivered per week",
     "features_delivered_per_week": "Features delivered per week",
+    "ci_runner_hours_per_week": "CI runners busy (hours/week)",
+    "developer_cost_per_week": "Developers (cost/week)",
+    "ci_cost_per_week": "CI runners (cost/week)",
+    "environment_cost_per_week": "Environments (cost/week)",
+    "impact_cost_per_week": "Failure impact (cost/week)",
+    "cost_per_week": "Cost per week",
+    "cost_per_feature": "Cost per feature delivered",
+    "cost_per_deployment": "Cost per deployment",
 }
 """Axis labels of the DORA metrics and of the flow metrics most often plotted."""
 

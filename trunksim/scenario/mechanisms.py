@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from trunksim.units import ClockHours
+from trunksim.units import ClockHours, PositiveClockHours, WorkingHours
 
 
 class MechanismSection(BaseModel):
@@ -73,4 +73,101 @@ class MergeQueue(MechanismSection):
     )
     flaky_retries: Annotated[int, Field(ge=0, le=10)] = Field(
         1, description="automatic re-runs of a batch whose run failed spuriously before it is split, runs"
+    )
+
+
+class ErrorBudget(MechanismSection):
+    """A service-level objective and its error budget; a fast burn freezes feature deployments.
+
+    Failure exposure (a failure's duration × the share of users it reaches) is the bad time.
+    Over the last ``burn_window`` the burn rate is ``exposure / burn_window / (1 - objective)``:
+    1 burns the budget exactly as fast as the objective allows. Above ``freeze_burn_rate``
+    (Google SRE workbook, "Alerting on SLOs": page on a fast burn; the issue's seed suggests
+    3× baseline) feature deployments freeze — fixes and hotfixes still ship — until the
+    burn rate is back at or below 1. The monitor looks every ``check_every``.
+    """
+
+    enabled: bool = Field(False, description="freeze feature deployments while the error budget burns fast")
+    objective: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.999, description="share of user-time the service must be good (99.9%), probability"
+    )
+    window: PositiveClockHours = Field(
+        672.0, description="rolling window the objective is judged over, clock hours (672 = four weeks)"
+    )
+    burn_window: PositiveClockHours = Field(
+        6.0, description="recent time the burn rate is measured over, clock hours"
+    )
+    freeze_burn_rate: Annotated[float, Field(gt=1)] = Field(
+        3.0, description="burn rate above which feature deployments freeze, multiples of the budgeted rate"
+    )
+    check_every: PositiveClockHours = Field(0.25, description="how often the burn rate is checked, clock hours")
+
+
+class CanaryStep(MechanismSection):
+    """One step of a progressive rollout."""
+
+    traffic_share: Annotated[float, Field(gt=0, le=1)] = Field(description="share of traffic on the new version, fraction")
+    bake_time: ClockHours = Field(description="how long the step runs before the next, clock hours")
+
+
+class Progressive(MechanismSection):
+    """Progressive delivery: canary steps, or blue/green.
+
+    ``steps`` replace the single canary of ``deployment.canary`` (which must be enabled for
+    them to run): each step exposes its traffic share for its bake time and is judged like
+    the canary (a live defect of severity s is caught with probability
+    ``1 - exp(-sensitivity * s * share * bake)``); a caught defect rolls back at that step,
+    having reached only that step's share of users. The seed's Kubernetes rollout is
+    1% for 10 minutes, then 50%, then 100%.
+
+    ``blue_green``: a deployment switches all traffic to a second environment at once (no
+    partial exposure); a failure is restored by switching back in ``switch_back_time``
+    instead of ``incidents.rollback_time``; the idle environment is a cost
+    (``cost.environment_hour`` for a second environment).
+
+    ``performance_regression_share``: the share of latent defects that are performance
+    regressions, which the test suite cannot catch; only a canary or production meets them.
+    """
+
+    steps: tuple[CanaryStep, ...] = Field((), description="canary steps in order; empty: the single canary of deployment.canary")
+    blue_green: bool = Field(False, description="switch all traffic between two environments; switch back on failure")
+    switch_back_time: ClockHours = Field(0.05, description="time to switch traffic back to the old environment, clock hours")
+    performance_regression_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="share of latent defects that are performance regressions CI cannot catch, probability"
+    )
+
+
+class Postmortems(MechanismSection):
+    """Postmortems that teach: after an incident, an action that makes the suite catch that class of defect.
+
+    Each production incident gets a postmortem (``postmortem_time`` of the on-call
+    engineer's working hours); after ``action_lag`` its action raises the test suite's
+    chance of catching defects of that severity by ``detection_gain`` (towards 1). Game
+    days cut diagnosis time by ``game_day_diagnosis_factor``.
+    """
+
+    enabled: bool = Field(False, description="write a postmortem after every production incident")
+    postmortem_time: WorkingHours = Field(2.0, description="time to write a postmortem, working hours")
+    action_lag: ClockHours = Field(
+        168.0, description="from the incident to its action taking effect in the test suite, clock hours"
+    )
+    detection_gain: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.1, description="each action closes this share of the gap between the suite's detection probability and 1, fraction"
+    )
+    game_day_diagnosis_factor: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0, description="diagnosis time with regular game days ÷ without (1: no game days), ratio"
+    )
+
+
+class Cost(MechanismSection):
+    """Prices for cost accounting, in one currency unit per hour (the unit is the user's)."""
+
+    enabled: bool = Field(False, description="report costs")
+    developer_hour: Annotated[float, Field(ge=0)] = Field(100.0, description="cost of a developer's working hour, currency/hour")
+    ci_runner_hour: Annotated[float, Field(ge=0)] = Field(0.5, description="cost of a CI runner's busy hour, currency/hour")
+    environment_hour: Annotated[float, Field(ge=0)] = Field(
+        2.0, description="cost of one production environment per clock hour (blue/green pays for two), currency/hour"
+    )
+    impact_user_hour: Annotated[float, Field(ge=0)] = Field(
+        1000.0, description="business impact of one hour of failure for all users, currency per user-hour of exposure"
     )

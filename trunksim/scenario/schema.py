@@ -29,7 +29,7 @@ from trunksim.scenario.distributions import (
     WorkingHoursDistribution,
     WorkingLogNormal,
 )
-from trunksim.scenario.mechanisms import MergeQueue, TestSelection
+from trunksim.scenario.mechanisms import Cost, ErrorBudget, MergeQueue, Postmortems, Progressive, TestSelection
 from trunksim.scenario.overrides import apply_overrides
 from trunksim.strategies.registry import parameter_union
 from trunksim.units import WORKING, ClockHours, PositiveClockHours, PositiveWorkingHours
@@ -377,6 +377,10 @@ class Scenario(Section):
     deployment: Deployment = Field(default_factory=Deployment)
     incidents: Incidents = Field(default_factory=Incidents)
     merge_queue: MergeQueue = Field(default_factory=MergeQueue)
+    error_budget: ErrorBudget = Field(default_factory=ErrorBudget)
+    progressive: Progressive = Field(default_factory=Progressive)
+    postmortems: Postmortems = Field(default_factory=Postmortems)
+    cost: Cost = Field(default_factory=Cost)
     simulation: Simulation = Field(default_factory=Simulation)
     sweep: Optional[Sweep] = Field(None, description="optional sweep: a grid of values or a list of named variants")
 
