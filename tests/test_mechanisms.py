@@ -215,3 +215,48 @@ def test_every_mechanism_scenario_extends_a_shipped_strategy_scenario_and_runs()
         assert scenario.lesson, path
         assert "extends: ../" in path.read_text(), path
         DeliveryModel(scenario, seed=1).run()
+
+
+# -- flag lifecycle -----------------------------------------------------------------------
+
+
+def test_flag_debt_grows_when_flags_are_never_removed_and_brings_misconfigurations():
+    long = {"duration": "16w", "warm_up": "2w"}
+    flags = {"enabled": True, "misconfiguration_rate": 0.05}
+    tidy = small("trunk-based", name="tidy", simulation=long, flags=dict(flags, removal_probability=1.0))
+    never = small("trunk-based", name="never", simulation=long, flags=dict(flags, removal_probability=0.0))
+    guarded = small("trunk-based", name="guarded", simulation=long, flags=dict(flags, removal_probability=0.0, guard_effectiveness=0.9))
+    frame = run([tidy, never, guarded], replications=4, seed=51)
+    assert median(frame, "never", "flags_live_mean") > median(frame, "tidy", "flags_live_mean") > 0
+    assert median(frame, "never", "flags_removed_per_week") == 0 < median(frame, "tidy", "flags_removed_per_week")
+    assert median(frame, "never", "misconfiguration_incidents_per_week") > median(frame, "tidy", "misconfiguration_incidents_per_week")
+    assert median(frame, "guarded", "misconfiguration_incidents_per_week") < median(frame, "never", "misconfiguration_incidents_per_week")
+    assert median(frame, "tidy", "flag_age_at_removal_median_days") > 0
+
+
+def test_misconfigurations_are_failures_no_deployment_caused():
+    scenario = small("trunk-based", flags={"enabled": True, "misconfiguration_rate": 0.2}, simulation={"duration": "10w"})
+    incidents = DeliveryModel(scenario, seed=52).run().incidents
+    misconfigured = incidents[incidents["source"] == "misconfiguration"]
+    assert len(misconfigured) > 0
+    assert (misconfigured["deployment_id"] == -1).all()
+    assert (misconfigured["restored_by"] == "flag_off").all()
+
+
+def test_flag_debt_slows_coding():
+    scenario = small("trunk-based", flags={"enabled": True, "removal_probability": 0.0, "coding_slowdown_per_flag": 0.05})
+    slow = DeliveryModel(scenario, seed=53).run()
+    plain = DeliveryModel(small("trunk-based"), seed=53).run()
+    assert len(slow.changes) < len(plain.changes)
+
+
+# -- the seed's end-to-end scenarios ------------------------------------------------------
+
+
+def test_the_four_end_to_end_scenarios_run_and_teach():
+    paths = sorted((SCENARIOS / "end-to-end").glob("*.yaml"))
+    assert len(paths) == 4
+    for path in paths:
+        scenario = load_scenario(path).with_overrides({"simulation.duration": "3w", "simulation.warm_up": "1w"})
+        assert len(scenario.lesson.split()) >= 20, path
+        DeliveryModel(scenario, seed=1).run()

@@ -49,6 +49,7 @@ CLOCK_FIELDS = {
     "error_budget.check_every",
     "progressive.switch_back_time",
     "postmortems.action_lag",
+    "flags.removal_delay",
     "ci.duration",
     "deployment.cadence",
     "deployment.offset",

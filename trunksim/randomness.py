@@ -35,6 +35,8 @@ STREAM_NAMES: tuple[str, ...] = (
     "customer",  # how long customers take to report a failure monitoring missed
     "review_response",  # how long a review request waits before a reviewer responds
     "perf_traits",  # per latent defect: is it a performance regression
+    "flags",  # flag lifecycle: removal draws and delays, misconfiguration counts
+    "misconfiguration",  # severity of each misconfiguration failure
 )
 """The named sources of randomness; each gets its own stream."""
 

@@ -105,7 +105,7 @@ class IncidentRecord(NamedTuple):
     deployment_id: int
     change_id: int
     severity: int  # 1 minor, 2 major, 3 critical
-    source: str  # production or canary
+    source: str  # production, canary, or misconfiguration (a live flag, no deployment)
     started_hours: float
     detected_hours: float
     restored_hours: float  # NaN while unrestored
@@ -150,8 +150,11 @@ unplanned work (rework); ``queued_hours``: when it last joined a merge queue (Na
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "feature_id", "developer", "effort_hours", "lines", "defects", "changes", "started_hours", "completed_hours",
+    "flagged", "flag_released_hours", "flag_removed_hours",
 )
-"""Columns of the ``features`` table: one row per feature started (``effort_hours`` are working hours)."""
+"""Columns of the ``features`` table: one row per feature started (``effort_hours`` are working hours;
+``flag_released_hours``/``flag_removed_hours``: when its flag went live and when its code was deleted, with the
+flag lifecycle on; NaN otherwise)."""
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "changes": CHANGE_COLUMNS,
@@ -189,7 +192,8 @@ DTYPES: dict[str, dict[str, str]] = {
     },
     "features": {
         **{name: "i" for name in ("feature_id", "developer", "defects", "changes")},
-        **{name: "f" for name in ("effort_hours", "lines", "started_hours", "completed_hours")},
+        **{name: "f" for name in ("effort_hours", "lines", "started_hours", "completed_hours", "flag_released_hours", "flag_removed_hours")},
+        "flagged": "b",
     },
 }
 """Every column's NumPy dtype kind (``i`` integer, ``f`` float, ``b`` bool, ``O`` text): a

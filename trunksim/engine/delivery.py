@@ -31,6 +31,7 @@ from trunksim.engine.entities import Branch, Change, Defect, Deployment, Feature
 from trunksim.randomness import Streams
 
 if TYPE_CHECKING:  # pragma: no cover
+    from trunksim.engine.flags import FlagKeeper
     from trunksim.engine.repairs import Repairs
     from trunksim.scenario.schema import Scenario
 
@@ -83,6 +84,8 @@ class Delivery:
         )
         """(traffic share, bake time) of each canary step, in order."""
         self.stepped = bool(progressive.steps)
+        self.flags: Optional["FlagKeeper"] = None
+        """The flag lifecycle, when ``flags.enabled``."""
         self.frozen = False
         """True while a fast error-budget burn freezes feature deployments (fixes still ship)."""
         self.incidents: FailureDesk
@@ -312,6 +315,8 @@ class Delivery:
         feature.flag_on = on
         if on:
             feature.flag_on_at = self.env.now
+            if self.flags is not None:
+                self.flags.released(feature)
         for change in feature.changes:
             for defect in change.defects:
                 self.incidents.update(defect)

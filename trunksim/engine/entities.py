@@ -61,6 +61,8 @@ class Feature:
     flag_on: bool = False
     flag_on_at: float = -1.0
     completed: float = -1.0  # every change in production (and flag on, if flagged)
+    flag_released: float = -1.0  # its flag first went on (went live), with the flag lifecycle on
+    flag_removed: float = -1.0  # its flag's code was deleted
 
 
 @dataclass(slots=True, eq=False)

@@ -85,6 +85,8 @@ class IncidentDesk:
         self.diagnosis_time = streams.buffered("incident", settings.diagnosis_time)
         self.hotfix_time = streams.buffered("incident", settings.fix_time)
         self.customer_report_delay = streams.buffered("customer", settings.customer_report_delay)
+        self.misconfiguration_rng = streams["misconfiguration"]
+        self.severity_shares: list[float] = []  # set by the model when the flag lifecycle is on
         self.incidents: list[Incident] = []
         self._gone: dict[int, simpy.Event] = {}  # defect id → fires when the defect stops being live
 
@@ -202,6 +204,41 @@ class IncidentDesk:
             lag.callbacks.append(lambda _event: self.flow.ci.learn(incident.defect.severity, settings.detection_gain))
 
         responder.assign(1, write)
+
+    def misconfigure(self) -> None:
+        """A live flag exposes wrong behaviour: a failure no deployment caused, restored by switching the flag back."""
+        severity = int(self.misconfiguration_rng.choice(3, p=self.severity_shares)) + 1
+        defect = Defect(
+            defect_id=-1, feature_id=-1, position=0.0, severity=severity, review_u=1.0, ci_u=1.0, canary_u=1.0,
+            strategy_u=1.0, time_to_failure_hours=0.0,
+        )
+        self.env.process(self.misconfiguration(defect))
+
+    def misconfiguration(self, defect: Defect) -> Generator:
+        """One misconfiguration failure, from failure to the flag switched back."""
+        env = self.env
+        incident = Incident(
+            incident_id=len(self.incidents) + 1, defect=defect, deployment_id=-1, started=env.now, source="misconfiguration",
+        )
+        self.incidents.append(incident)
+        defect.incident = incident
+        defect.found_by = "production"
+        defect.found_at = env.now
+        yield env.timeout(self.detection_delay())
+        incident.detected = env.now
+        restored = env.event()
+        responder = self.team.on_call()
+        incident.responder = responder.index
+
+        def respond(dev: "Developer") -> Generator:
+            yield from dev.work_around_the_clock(self.diagnosis_time(), "incident", incident.incident_id)
+            yield from dev.work_around_the_clock(self.settings.flag_off_time, "incident", incident.incident_id)
+            incident.restored_by = "flag_off"
+            restored.succeed()
+
+        responder.respond(respond)
+        yield restored
+        incident.restored = env.now
 
     def rollback_cures(self, defect: Defect) -> bool:
         """False for the share of failures rolling back does not cure (data migrations, corrupted state)."""

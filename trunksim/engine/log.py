@@ -72,7 +72,10 @@ class EventLog:
     def feature_rows(self) -> list[tuple]:
         """The feature table rows."""
         return [
-            (f.feature_id, f.developer, f.effort_hours, f.lines, len(f.defects), len(f.changes), f.started, f.completed)
+            (
+                f.feature_id, f.developer, f.effort_hours, f.lines, len(f.defects), len(f.changes), f.started, f.completed,
+                f.flagged, f.flag_released, f.flag_removed,
+            )
             for f in self.features
         ]
 

@@ -31,6 +31,7 @@ from trunksim.engine.budget import ErrorBudgetMonitor
 from trunksim.engine.calendar import WorkingCalendar, personal_calendars
 from trunksim.engine.ci import CIService
 from trunksim.engine.delivery import Delivery
+from trunksim.engine.flags import FlagKeeper
 from trunksim.engine.flow import Flow
 from trunksim.engine.incidents import IncidentDesk
 from trunksim.engine.log import EventLog
@@ -47,6 +48,10 @@ from trunksim.tables import Run
 def scheduled_events(env: simpy.Environment) -> int:
     """How many events ``env`` has scheduled so far (SimPy's own running count; the one place it is read)."""
     return next(env._eid)
+
+
+CHECK_EVERY_EVENTS = 2_000
+"""Events between two checks of a replication's bounds (``max_events``, ``max_wall_seconds``), events."""
 
 
 class SimulationLimitError(RuntimeError):
@@ -124,6 +129,12 @@ class DeliveryModel:
             for branch in list(self.branches.values()):
                 env.process(self.flow.build_branch(branch))
         self.strategy.start()
+        if scenario.flags.enabled:
+            shares = scenario.work.severity_shares
+            self.incidents.severity_shares = [share / sum(shares) for share in shares]
+            self.delivery.flags = FlagKeeper(env, scenario.flags, streams, self.incidents.misconfigure)
+            self.team.coding_factor = self.delivery.flags.coding_factor
+        self.team.flag_every_feature = scenario.flags.enabled and scenario.flags.every_feature
         self.budget = (
             ErrorBudgetMonitor(env, scenario.error_budget, self.incidents.incidents, self.delivery, log)
             if scenario.error_budget.enabled else None
@@ -136,29 +147,55 @@ class DeliveryModel:
     def run(self) -> Run:
         """Simulate ``simulation.duration`` hours and return the event tables.
 
+        The bounds are checked every :data:`CHECK_EVERY_EVENTS` events (a few
+        milliseconds of work), so a replication stops within moments of passing one,
+        however many events a simulated hour holds; checking never changes what is
+        simulated.
+
         Raises
         ------
         SimulationLimitError
             If the run passes ``simulation.max_events`` scheduled events or
-            ``simulation.max_wall_seconds`` of real time.
+            ``simulation.max_wall_seconds`` of real time; the message names the
+            scenario, the replication and the seed.
         """
         settings = self.scenario.simulation
+        env = self.env
         started = time.perf_counter()
-        step = 24.0 * 7
-        while self.env.now < settings.duration:
-            self.env.run(until=min(settings.duration, self.env.now + step))
-            events = scheduled_events(self.env)
-            if events > settings.max_events:
-                raise SimulationLimitError(
-                    f"replication stopped at {self.env.now:.0f} h of {settings.duration:.0f} h: more than "
-                    f"simulation.max_events={settings.max_events} events; raise the bound or shorten simulation.duration"
-                )
-            if time.perf_counter() - started > settings.max_wall_seconds:
-                raise SimulationLimitError(
-                    f"replication stopped at {self.env.now:.0f} h of {settings.duration:.0f} h: more than "
-                    f"simulation.max_wall_seconds={settings.max_wall_seconds:g} s; raise the bound or shorten simulation.duration"
-                )
+        step = env.step
+        countdown = CHECK_EVERY_EVENTS
+
+        def step_and_check() -> None:
+            nonlocal countdown
+            step()
+            countdown -= 1
+            if countdown == 0:
+                countdown = CHECK_EVERY_EVENTS
+                self._check_limits(started)
+
+        env.step = step_and_check  # type: ignore[method-assign]  # Environment.run steps through this
+        try:
+            env.run(until=settings.duration)
+        finally:
+            del env.step
+        self._check_limits(started)
         return self.result(time.perf_counter() - started)
+
+    def _check_limits(self, started: float) -> None:
+        settings = self.scenario.simulation
+        where = (
+            f"scenario {self.scenario.name!r}, replication {self.replication} (seed {self.seed}): "
+            f"stopped at {self.env.now:.0f} h of {settings.duration:.0f} h: more than"
+        )
+        if scheduled_events(self.env) > settings.max_events:
+            raise SimulationLimitError(
+                f"{where} simulation.max_events={settings.max_events} events; raise the bound or shorten simulation.duration"
+            )
+        if time.perf_counter() - started > settings.max_wall_seconds:
+            raise SimulationLimitError(
+                f"{where} simulation.max_wall_seconds={settings.max_wall_seconds:g} s; "
+                "raise the bound or shorten simulation.duration"
+            )
 
     def result(self, wall_seconds: float) -> Run:
         """Package the event log of a finished run."""

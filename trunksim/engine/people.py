@@ -70,6 +70,10 @@ class Team:
         self.review_queue: deque[Change] = deque()
         self.idle: dict[int, Developer] = {}  # waiting for work, in the order they became idle
         self.reviewers = reviewers if 0 < reviewers < settings.developers else settings.developers
+        self.flag_every_feature = False
+        """Every feature goes behind a flag (``flags.every_feature``)."""
+        self.coding_factor: Optional[Callable[[], float]] = None
+        """Working hours per hour of coding effort (flag debt), when the flag lifecycle is on."""
         self.response_time = response_time
         self.calendar = calendar
 
@@ -224,13 +228,14 @@ class Developer:
                     return
                 plan = self.plan(feature)
                 feature.planned_changes = len(plan.pieces)
-                feature.flagged = plan.flagged
+                feature.flagged = plan.flagged or self.team.flag_every_feature
                 self.plans.extend(plan.pieces)
             effort, defects = self.plans.popleft()
             self.change = self.backlog.new_change(self.index, self.feature, effort, defects, kind="feature", created=now)
         change = self.change
         block = min(self.settings.focus_block, change.effort_hours - change.coded_hours)
-        yield from self.work(block, "coding", change.change_id, interruptible=True)
+        factor = self.team.coding_factor
+        yield from self.work(block if factor is None else block * factor(), "coding", change.change_id, interruptible=True)
         change.coded_hours += block
         if change.first_commit < 0:
             change.first_commit = self.env.now

@@ -137,3 +137,33 @@ def wasted_ci_runs_per_week(ci_runs: pd.DataFrame, window: Window) -> float:
     """CI runs whose result was thrown away (a merge queue's speculative runs behind a failed batch), per week."""
     runs = ci_runs_in_window(ci_runs, window)
     return float(runs["discarded"].astype(bool).sum()) / window.weeks
+
+
+def flag_metrics(features: pd.DataFrame, incidents: pd.DataFrame, window: Window) -> dict[str, float]:
+    """The flag lifecycle's metrics (``scenario.flags``), over the window.
+
+    * ``flags_live_mean``: time-average number of live flags — Σ over flags of the hours of
+      ``[flag_released, flag_removed or end]`` inside the window ÷ the window's hours;
+    * ``flags_added_per_week`` / ``flags_removed_per_week``: flags released / removed in the window, per week;
+    * ``flag_age_at_removal_median_days``: median of ``flag_removed - flag_released`` over flags removed
+      in the window, days (24 h);
+    * ``misconfiguration_incidents_per_week``: failures of a live flag's configuration (no deployment caused them).
+
+    NaN-free zeros when no flag went live (counts), NaN for the median without removals.
+    """
+    released = features["flag_released_hours"].to_numpy(dtype=float)
+    removed = features["flag_removed_hours"].to_numpy(dtype=float)
+    has = ~np.isnan(released)
+    start = np.maximum(released[has], window.start_hours)
+    end = np.minimum(np.where(np.isnan(removed[has]), window.end_hours, removed[has]), window.end_hours)
+    live_hours = float(np.clip(end - start, 0.0, None).sum())
+    removed_in = features[window.mask(features["flag_removed_hours"])]
+    ages = (removed_in["flag_removed_hours"] - removed_in["flag_released_hours"]) / 24.0
+    source = incidents["source"] if "source" in incidents else pd.Series([], dtype=object)
+    return {
+        "flags_live_mean": live_hours / (window.end_hours - window.start_hours),
+        "flags_added_per_week": per_week(features["flag_released_hours"], window),
+        "flags_removed_per_week": per_week(features["flag_removed_hours"], window),
+        "flag_age_at_removal_median_days": float(ages.median()) if len(ages) else math.nan,
+        "misconfiguration_incidents_per_week": per_week(incidents.loc[source == "misconfiguration", "started_hours"], window),
+    }

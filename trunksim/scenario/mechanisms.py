@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trunksim.scenario.distributions import ClockHoursDistribution, ClockLogNormal
 from trunksim.units import ClockHours, PositiveClockHours, WorkingHours
 
 
@@ -170,4 +171,39 @@ class Cost(MechanismSection):
     )
     impact_user_hour: Annotated[float, Field(ge=0)] = Field(
         1000.0, description="business impact of one hour of failure for all users, currency per user-hour of exposure"
+    )
+
+
+class FlagLifecycle(MechanismSection):
+    """The life of feature flags: turned on at release, removed later or never; debt and misconfiguration.
+
+    A flag goes live when its feature is released (turned on for the first time). With
+    probability ``removal_probability`` it is removed after a drawn ``removal_delay``;
+    otherwise it stays for good (flag debt). Every live flag slows coding by
+    ``coding_slowdown_per_flag`` (a coding hour of effort takes ``1 + k × live flags``
+    working hours: a documented, adjustable coefficient, a modelling choice), and causes
+    misconfiguration failures (a flag exposing wrong behaviour) at
+    ``misconfiguration_rate`` per live flag per week, cut by ``guard_effectiveness``
+    (flag guards: defaults, kill switches, validation). A misconfiguration is restored by
+    switching the flag back (``incidents.flag_off_time``). Anchor: Piranha (Ramanathan
+    et al., ICSE-SEIP 2020) on stale flags at Uber; the rates are modelling choices.
+    """
+
+    enabled: bool = Field(False, description="model the flags' lifecycle: removal, debt, misconfiguration")
+    every_feature: bool = Field(False, description="put every feature behind a flag, whatever the strategy")
+    removal_probability: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.8, description="chance a flag is ever removed after its feature is released, probability"
+    )
+    removal_delay: ClockHoursDistribution = Field(
+        default_factory=lambda: ClockLogNormal(dist="lognormal", median="2w", p90="8w"),
+        description="from a flag's release to its removal, clock hours",
+    )
+    coding_slowdown_per_flag: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.002, description="extra coding effort per live flag (0.002: 100 live flags make coding 20% slower), fraction"
+    )
+    misconfiguration_rate: Annotated[float, Field(ge=0, le=10)] = Field(
+        0.005, description="misconfiguration failures per live flag per week, before guards, failures/flag/week"
+    )
+    guard_effectiveness: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="share of misconfigurations flag guards prevent, fraction"
     )

@@ -29,7 +29,15 @@ from trunksim.scenario.distributions import (
     WorkingHoursDistribution,
     WorkingLogNormal,
 )
-from trunksim.scenario.mechanisms import Cost, ErrorBudget, MergeQueue, Postmortems, Progressive, TestSelection
+from trunksim.scenario.mechanisms import (
+    Cost,
+    ErrorBudget,
+    FlagLifecycle,
+    MergeQueue,
+    Postmortems,
+    Progressive,
+    TestSelection,
+)
 from trunksim.scenario.overrides import apply_overrides
 from trunksim.strategies.registry import parameter_union
 from trunksim.units import WORKING, ClockHours, PositiveClockHours, PositiveWorkingHours
@@ -381,6 +389,7 @@ class Scenario(Section):
     progressive: Progressive = Field(default_factory=Progressive)
     postmortems: Postmortems = Field(default_factory=Postmortems)
     cost: Cost = Field(default_factory=Cost)
+    flags: FlagLifecycle = Field(default_factory=FlagLifecycle)
     simulation: Simulation = Field(default_factory=Simulation)
     sweep: Optional[Sweep] = Field(None, description="optional sweep: a grid of values or a list of named variants")
 
