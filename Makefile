@@ -5,8 +5,9 @@ BIN    := $(VENV)/bin
 OUT    ?= results/compare
 REPS   ?= 20
 JOBS   ?= 2
+PORT   ?= 5006
 
-.PHONY: setup compare test benchmark clean
+.PHONY: setup compare test serve benchmark clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,10 @@ compare: setup
 ## The test suite (what CI runs)
 test: setup
 	$(BIN)/python -m pytest -q -n $(JOBS) -p no:cacheprovider
+
+## The workshop in a browser: participants open http://<this machine>:$(PORT)/ (what `trunksim serve` runs)
+serve: setup
+	$(BIN)/python -m trunksim.web --port $(PORT)
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench.py
