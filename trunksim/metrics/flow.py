@@ -71,7 +71,15 @@ def activity_hours_per_week(activity: pd.DataFrame, window: Window, kinds: tuple
 
 
 def activity_share(activity: pd.DataFrame, window: Window, kinds: tuple[str, ...]) -> float:
-    """Share of all recorded developer hours in the window spent on the given activities."""
+    """Share of all recorded developer hours in the window spent on the given activities.
+
+    ``waiting_share`` is this share for ``("waiting",)``: working hours a developer spent
+    idle because nothing was left to do — no task, no review, and no coding allowed,
+    either because the backlog ran dry (``work.backlog_features``) or because
+    ``team.max_open_changes`` of their changes were in review or CI. It is 0 in the
+    shipped scenarios, whose backlog never runs dry and whose WIP limit is rarely
+    reached; it is measured, not assumed (``tests/test_workshop_metrics.py``).
+    """
     rows = activity[window.mask(activity["end_hours"])]
     total = float(rows["working_hours"].sum())
     if total == 0:
