@@ -234,12 +234,13 @@ def check_output_folder(out: Any) -> Path:
 
 
 def _owner_text(info: dict) -> str:
-    parts = [f"pid {info.get('pid', '?')}"]
+    """``pid 123 on host, started 2024-05-01 10:00:00 UTC``."""
+    text = f"pid {info.get('pid', '?')}"
     if info.get("host"):
-        parts.append(f"on {info['host']}")
+        text += f" on {info['host']}"
     if info.get("started"):
-        parts.append(f"started {info['started']}")
-    return " ".join(parts)
+        text += f", started {info['started']}"
+    return text
 
 
 _HELD_LOCKS: "set[FolderLock]" = set()
