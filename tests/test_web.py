@@ -53,6 +53,28 @@ DEEP_TEXT = """(element) => {
 }"""
 
 
+MEDIAN_MINUTES_IS = """(wanted) => {
+    const find = (root) => {
+        for (const element of root.querySelectorAll("*")) {
+            if (element.classList && element.classList.contains("param-ci_median_minutes")) return element;
+            if (element.shadowRoot) { const found = find(element.shadowRoot); if (found) return found; }
+        }
+        return null;
+    };
+    const host = find(document);
+    if (!host) return false;
+    const inputs = [];
+    const collect = (root) => {
+        for (const element of root.querySelectorAll("*")) {
+            if (element.tagName === "INPUT") inputs.push(element);
+            if (element.shadowRoot) collect(element.shadowRoot);
+        }
+    };
+    collect(host.shadowRoot || host);
+    return inputs.some((input) => input.value === wanted);
+}"""
+
+
 def shown_text(page, selector: str) -> str:
     """The text of an element, shadow roots included (Panel draws its panes in shadow DOM)."""
     return page.locator(selector).first.evaluate(DEEP_TEXT)
@@ -145,9 +167,14 @@ def image_source(page, name: str) -> str:
 
 
 def set_runners(page, value: int) -> None:
+    """Type a number of runners, and wait until the server has it (the page then lists the change)."""
     field = page.locator(".param-ci-runners input").first
     field.fill(str(value))
     field.press("Enter")
+    deadline = time.monotonic() + 30
+    while f"CI runners {value}" not in shown_text(page, ".trunksim-changes"):
+        assert time.monotonic() < deadline, shown_text(page, ".trunksim-changes")
+        page.wait_for_timeout(100)
 
 
 def test_a_participant_changes_a_parameter_runs_and_sees_new_numbers_and_plots(server, browser):
@@ -155,6 +182,12 @@ def test_a_participant_changes_a_parameter_runs_and_sees_new_numbers_and_plots(s
     page = open_app(browser, server)
     assert "Round 4" in shown_text(page, ".trunksim-about")
     page.screenshot(path=str(SHOTS / "web-1-start.png"), full_page=True)
+
+    exercise = page.locator(".trunksim-exercise select").first
+    exercise.select_option(label="Exercise 1: (b) 15-min CI")
+    page.wait_for_function(MEDIAN_MINUTES_IS, arg="15")
+    exercise.select_option(label="the round as shipped")
+    page.wait_for_function(MEDIAN_MINUTES_IS, arg="45")
 
     set_runners(page, 4)
     started = time.monotonic()

@@ -76,3 +76,18 @@ def test_the_shipped_round_in_the_app_gives_the_guide_s_numbers():
     app = runner.run_choice(choices.choice("round-2"), {}, replications=3, weeks=8, seed=1).frame
     notebook = run(load_round(2), replications=3, seed=1)
     assert app["lead_time_median_hours"].tolist() == pytest.approx(notebook["lead_time_median_hours"].tolist())
+
+
+def test_the_exercises_of_a_round_set_its_parameters_as_the_notebook_does():
+    from trunksim.workshop import EXERCISES
+
+    round4 = choices.choice("round-4")
+    found = choices.exercises(round4)
+    assert list(found) == [f"Exercise 1: {v.name}" for v in EXERCISES[1]]
+    shipped = round4.load(8)
+    for variant in EXERCISES[1]:
+        values = found[f"Exercise 1: {variant.name}"]
+        wanted = {k: v for k, v in variant.overrides.items() if k != "name"}
+        assert choices.overrides_for(round4, shipped, values) == wanted
+    assert choices.exercises(choices.choice("scenario-trunk-based")) == {}
+    assert len(choices.exercises(choices.choice("round-1"))) == 1

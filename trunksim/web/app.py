@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import panel as pn
 
-from trunksim.web.choices import Choice, Parameter, choices
+from trunksim.web.choices import Choice, Parameter, choices, describe_changes, exercises
 from trunksim.web.runner import Outcome, run_choice
 
 TITLE = "trunksim: the delivery workshop"
@@ -44,6 +44,8 @@ def _widget(parameter: Parameter, value: Any) -> pn.widgets.Widget:
 class WorkshopPage:
     """One participant's page: its widgets, its last outcome and the run button's work."""
 
+    AS_SHIPPED = "the round as shipped"
+
     def __init__(self, executor: Optional[Executor] = None) -> None:
         self.executor = executor
         self.available = choices()
@@ -55,6 +57,10 @@ class WorkshopPage:
         self.pick = pn.widgets.Select(name="Round or scenario", options=list(self.by_label), value=self.available[3].label,
                                       sizing_mode="stretch_width", css_classes=["trunksim-choice"])
         self.parameters = pn.Column(sizing_mode="stretch_width")
+        self.exercise = pn.widgets.Select(name="Set the parameters of an exercise", options=[], sizing_mode="stretch_width",
+                                          css_classes=["trunksim-exercise"])
+        self.exercise.param.watch(self._exercise_picked, "value")
+        self.changes = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["trunksim-changes"])
         self.replications = pn.widgets.IntSlider(name="replications", start=3, end=20, value=10, sizing_mode="stretch_width")
         self.weeks = pn.widgets.IntSlider(name="weeks simulated (2 of warm-up)", start=4, end=16, value=8,
                                           sizing_mode="stretch_width")
@@ -95,13 +101,37 @@ class WorkshopPage:
         choice = self.choice
         scenario = choice.load(self.weeks.value)
         self.widgets = {p.key: _widget(p, p.value_in(scenario)) for p in choice.offered(scenario)}
-        self.parameters.objects = [pn.pane.Markdown("**The parameters this is about**"), *self.widgets.values()]
+        self.shipped = scenario
+        for widget in self.widgets.values():
+            widget.param.watch(self._changed, "value")
+        self.parameters.objects = [pn.pane.Markdown("**The parameters this is about**"), *self.widgets.values(), self.changes]
+        self._changed()
+        self.exercise_values = exercises(choice)
+        self.exercise.options = [self.AS_SHIPPED, *self.exercise_values] if self.exercise_values else []
+        self.exercise.value = self.AS_SHIPPED if self.exercise_values else None
+        self.exercise.visible = bool(self.exercise_values)
         lesson = f"\n\n**Lesson.** {scenario.lesson}" if scenario.lesson else ""
         self.about.object = f"### {choice.label}\n{scenario.description}{lesson}"
 
+    def _changed(self, *_: Any) -> None:
+        changed = describe_changes(self.choice, self.shipped, self.values())
+        self.changes.object = f"*Your version:* {changed}" if changed else "*No change yet: Run shows the scenario as shipped.*"
+
+    def _exercise_picked(self, *_: Any) -> None:
+        name = self.exercise.value
+        if not name:
+            return
+        values = self.exercise_values.get(name)
+        if values is None:  # back to the round as shipped
+            scenario = self.choice.load(self.weeks.value)
+            values = {p.key: p.value_in(scenario) for p in self.choice.offered(scenario)}
+        for key, value in values.items():
+            if key in self.widgets:
+                self.widgets[key].value = value
+
     def view(self) -> pn.template.BaseTemplate:
         sidebar = [
-            self.pick, self.parameters, pn.layout.Divider(), self.replications, self.weeks, self.seed,
+            self.pick, self.exercise, self.parameters, pn.layout.Divider(), self.replications, self.weeks, self.seed,
             self.run_button, self.progress, self.status, self.download,
         ]
         main = [pn.pane.Markdown(INTRO, sizing_mode="stretch_width"), self.about, self.headline, self.tabs]

@@ -206,6 +206,25 @@ def overrides_for(choice_: Choice, scenario: Scenario, values: Mapping[str, Any]
     return overrides
 
 
+def exercise_values(choice_: Choice, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameter values that make an exercise variant (``trunksim.workshop.EXERCISES``) of a round."""
+    shipped = choice_.load(8)
+    varied = shipped.with_overrides({k: v for k, v in overrides.items() if k != "name"})
+    return {p.key: p.value_in(varied) for p in choice_.offered(shipped)}
+
+
+def exercises(choice_: Choice) -> dict[str, dict[str, Any]]:
+    """The workshop's exercises on this choice's round: ``"Exercise 1 (a) 4 runners"`` → parameter values."""
+    from trunksim.workshop import EXERCISES
+
+    found = {}
+    for number, variants in EXERCISES.items():
+        for variant in variants:
+            if choice_.round == variant.base:
+                found[f"Exercise {number}: {variant.name}"] = exercise_values(choice_, variant.overrides)
+    return found
+
+
 def describe_changes(choice_: Choice, scenario: Scenario, values: Mapping[str, Any]) -> str:
     """``CI runners 4, canary releases on``: the parameters changed from the scenario's own values."""
     parts = []
