@@ -50,6 +50,32 @@ def comparison_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFr
     return table.reindex(index=[m for m in metrics if m in set(cells["metric"])], columns=list(dict.fromkeys(summary["scenario"])))
 
 
+def difference_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Paired differences from the baseline for people: one row per metric, one column per other scenario.
+
+    Each cell is ``median [low, high]`` of the per-replication differences (signed), the
+    columns in the order the scenarios ran; ``summary`` is a summary frame
+    (``trunksim.summarize``), its first scenario the baseline.
+    """
+    cells = summary[(summary["scenario"] != summary["baseline"]) & summary["metric"].isin(metrics)]
+    if cells.empty:
+        return pd.DataFrame()
+
+    def signed(value: float) -> str:
+        return "n/a" if math.isnan(value) else f"{value:+.3g}"
+
+    text = [
+        "n/a" if math.isnan(median) else f"{signed(median)} [{signed(low)}, {signed(high)}]"
+        for median, low, high in zip(cells["paired_diff_median"], cells["paired_diff_ci95_low"], cells["paired_diff_ci95_high"])
+    ]
+    table = cells.assign(cell=text).pivot(index="metric", columns="scenario", values="cell")
+    present = set(cells["scenario"])
+    return table.reindex(
+        index=[m for m in metrics if m in set(cells["metric"])],
+        columns=[name for name in dict.fromkeys(summary["scenario"]) if name in present],
+    )
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(Path(path).stem)}" src="data:image/png;base64,{data}">'
@@ -110,9 +136,9 @@ def render_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequenc
         parts.append(_table(comparison_table(summary, DORA_COLUMNS)))
         diff = summary[summary["scenario"] != summary["baseline"]]
         if len(diff):
-            parts.append(f"<h2>Paired difference from {html.escape(str(summary['baseline'].iloc[0]))}</h2>")
-            wide = diff[diff["metric"].isin(DORA_COLUMNS)].pivot(index="metric", columns="scenario", values="paired_diff_median")
-            parts.append(_table(wide.reindex([m for m in DORA_COLUMNS if m in wide.index])))
+            parts.append(f"<h2>Paired difference from {html.escape(str(summary['baseline'].iloc[0]))}: "
+                         "median [95% interval of the median difference]</h2>")
+            parts.append(_table(difference_table(summary, DORA_COLUMNS)))
         parts.append("<h2>Every metric: median</h2>")
         wide = summary.pivot(index="metric", columns="scenario", values="median")
         order = list(dict.fromkeys(summary["metric"]))
