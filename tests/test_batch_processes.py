@@ -277,6 +277,48 @@ def test_without_dask_a_scheduler_is_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+class _Client:
+    """Just enough of a Dask client for :class:`trunksim.executors.DaskExecutor`'s health check."""
+
+    def __init__(self, workers):
+        self.workers, self.status = workers, "running"
+        self.scheduler = type("Scheduler", (), {"address": "tcp://cluster:8786"})()
+
+    def get_executor(self):
+        return None
+
+    def nthreads(self, callback_timeout=None):
+        if isinstance(self.workers, Exception):
+            raise self.workers
+        return self.workers
+
+
+def test_a_cluster_left_without_workers_during_a_run_is_one_line_after_the_timeout():
+    from trunksim.executors import DaskExecutor, ExecutorError
+
+    client = _Client({})
+    executor = DaskExecutor(client, timeout=0.2)
+    executor.check()  # no worker yet: the clock starts
+    client.workers = {"w": 1}
+    executor.check()  # one came back: the clock stops
+    client.workers = {}
+    executor.check()
+    time.sleep(0.3)
+    with pytest.raises(ExecutorError, match=r"^the Dask cluster at tcp://cluster:8786 has had no workers for 0.2 s \(--scheduler-timeout\)$"):
+        executor.check()
+
+
+@pytest.mark.parametrize("how", ["closed", "unreachable"])
+def test_a_client_that_lost_its_scheduler_is_one_line(how):
+    from trunksim.executors import DaskExecutor, ExecutorError
+
+    client = _Client(OSError("Timed out trying to connect") if how == "unreachable" else {"w": 1})
+    if how == "closed":
+        client.status = "closed"
+    with pytest.raises(ExecutorError, match=r"^lost the Dask scheduler at tcp://cluster:8786"):
+        DaskExecutor(client).check()
+
+
 CLUSTER = """
 import time
 from dask.distributed import LocalCluster

@@ -522,24 +522,30 @@ def test_the_readme_commands_over_scenarios_glob_work(tmp_path):
         result = invoke(command, *files)
         assert result.exit_code == 0, result.output
         assert f"skipped {ROOT / 'scenarios' / '_base.yaml'}: a fragment" in result.output
-    result = invoke("run", *files, "-n", 1, "-q", "--no-plots", "-o", tmp_path, *SHORT)
+    result = invoke("run", *files, "--baseline", "trunk-based", "--jobs", 2, "-n", 1, "-q", "--no-plots", "-o", tmp_path, *SHORT)
     assert result.exit_code == 0, result.output
     scenarios = [Path(f).stem for f in files if not Path(f).name.startswith("_")]
-    assert list(dict.fromkeys(pd.read_csv(tmp_path / "replications.csv")["scenario"])) == scenarios
-    assert f"paired differences in summary.csv are from the baseline: {scenarios[0]} (the first scenario given; --baseline NAME chooses another)" in result.output
+    expected = ["trunk-based"] + [name for name in scenarios if name != "trunk-based"]
+    assert list(dict.fromkeys(pd.read_csv(tmp_path / "replications.csv")["scenario"])) == expected
+    assert "paired differences in summary.csv are from the baseline: trunk-based (--baseline)" in result.output
 
 
-def test_the_baseline_can_be_chosen_and_is_said(tmp_path):
+def test_the_baseline_is_said_and_can_be_chosen(tmp_path):
     files = [SCENARIOS / "gitflow.yaml", SCENARIOS / "github-flow.yaml", SCENARIOS / "trunk-based.yaml"]
-    result = invoke("run", *files, "-n", 2, "-q", "--no-plots", "-o", tmp_path, *SHORT, "--baseline", "trunk-based")
+    result = invoke("run", *files, "-n", 2, "-q", "--no-plots", "-o", tmp_path / "first", *SHORT)
+    assert result.exit_code == 0, result.output
+    assert "from the baseline: gitflow (the first scenario given; --baseline NAME chooses another)" in result.output
+    assert set(pd.read_csv(tmp_path / "first" / "summary.csv")["baseline"]) == {"gitflow"}
+    result = invoke("run", *files, "-n", 2, "-q", "--no-plots", "-o", tmp_path / "chosen", *SHORT, "--baseline", "trunk-based")
     assert result.exit_code == 0, result.output
     assert "from the baseline: trunk-based (--baseline)" in result.output
-    summary = pd.read_csv(tmp_path / "summary.csv")
+    summary = pd.read_csv(tmp_path / "chosen" / "summary.csv")
     assert set(summary["baseline"]) == {"trunk-based"}
     assert summary[summary["scenario"] == "trunk-based"]["paired_diff_median"].fillna(0).eq(0).all()
     result = invoke("run", *files, "-n", 1, "-q", "-o", tmp_path / "x", *SHORT, "--baseline", "trunk")
     assert result.exit_code == 1
     assert one_line(result) == "error: --baseline 'trunk': no scenario of this run has that name (allowed: 'gitflow', 'github-flow', 'trunk-based')"
+    assert not (tmp_path / "x").exists()
 
 
 def test_only_fragments_is_one_line(tmp_path):
