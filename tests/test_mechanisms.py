@@ -260,3 +260,16 @@ def test_the_four_end_to_end_scenarios_run_and_teach():
         scenario = load_scenario(path).with_overrides({"simulation.duration": "3w", "simulation.warm_up": "1w"})
         assert len(scenario.lesson.split()) >= 20, path
         DeliveryModel(scenario, seed=1).run()
+
+
+def test_canary_failure_rate_is_failed_canaries_over_canary_attempts():
+    work = {"defects_per_100_lines": 0.6}
+    canary = small("github-flow", name="canary", work=work, deployment={"canary": {"enabled": True, "traffic_share": 0.2}})
+    plain = small("github-flow", name="plain", work=work)
+    frame = run([plain, canary], replications=3, seed=54)
+    assert np.isnan(median(frame, "plain", "canary_failure_rate"))
+    assert 0 < median(frame, "canary", "canary_failure_rate") < 1
+    deployments = DeliveryModel(canary, seed=54).run().deployments
+    regular = deployments[(deployments["kind"] == "regular") & (deployments["finished_hours"] >= canary.simulation.warm_up)]
+    frame_one = run([canary], replications=1, seed=54)
+    assert frame_one["canary_failure_rate"].iloc[0] == pytest.approx(regular["canary_failed"].mean())

@@ -112,7 +112,7 @@ class Flow:
         if change.review_rounds == 1:
             p_find = settings.detection_probability / (1.0 + change.lines / settings.half_effectiveness_lines)
             for defect in change.defects:
-                if not defect.fixed and not defect.found_by and defect.review_u < p_find:
+                if not defect.fixed and not defect.found_by and not defect.performance and defect.review_u < p_find:
                     defect.found_by = "review"
                     defect.found_at = self.env.now
                     found.append(defect)

@@ -172,7 +172,7 @@ class IncidentDesk:
             incident.restored_by = "already_gone"
             restored.succeed()
             repairs.handle_known_defect(defect)
-        elif change is not None and change.flagged and feature is not None and feature.flag_on:
+        elif change is not None and change.flagged and feature is not None and feature.flag_on and feature.flag_removed < 0:
             yield from dev.work_around_the_clock(settings.flag_off_time, "incident", incident.incident_id)
             delivery.set_flag(feature, False)
             incident.restored_by = "flag_off"
@@ -231,7 +231,9 @@ class IncidentDesk:
         incident.responder = responder.index
 
         def respond(dev: "Developer") -> Generator:
-            yield from dev.work_around_the_clock(self.diagnosis_time(), "incident", incident.incident_id)
+            yield from dev.work_around_the_clock(
+                self.diagnosis_time() * self.postmortems.game_day_diagnosis_factor, "incident", incident.incident_id
+            )
             yield from dev.work_around_the_clock(self.settings.flag_off_time, "incident", incident.incident_id)
             incident.restored_by = "flag_off"
             restored.succeed()

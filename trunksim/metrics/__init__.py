@@ -50,6 +50,7 @@ FLOW_COLUMNS: tuple[str, ...] = (
     "slo_compliance",
     "error_budget_remaining",
     "deploy_freeze_hours_per_week",
+    "canary_failure_rate",
     "flags_live_mean",
     "flags_added_per_week",
     "flags_removed_per_week",
@@ -89,7 +90,7 @@ DEFAULT_LEVEL_YEAR = 2023
 RATE_COLUMNS: tuple[str, ...] = (
     "change_failure_rate", "change_failure_rate_escaped", "rework_rate", "ci_pass_rate",
     "ci_flaky_failure_share", "merge_conflict_rate", "red_branch_share", "coding_share",
-    "waiting_share", "slo_compliance",
+    "waiting_share", "slo_compliance", "canary_failure_rate",
 )
 """Metrics that are shares and must lie in [0, 1]."""
 
@@ -156,6 +157,7 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
         "ci_runs_per_landed_change": flow.ci_runs_per_landed_change(ci_runs, merges, w),
         "wasted_ci_runs_per_week": flow.wasted_ci_runs_per_week(ci_runs, w),
         **slo_metrics(run, w),
+        "canary_failure_rate": dora.canary_failure_rate(deployments, w, run.scenario.deployment.canary.enabled),
         **flow.flag_metrics(features, incidents, w),
         "merge_conflict_rate": flow.merge_conflict_rate(merges, w),
         "conflict_hours_per_week": flow.activity_hours_per_week(activity, w, ("conflict",)),

@@ -166,3 +166,16 @@ def failure_exposure_user_hours_per_week(incidents: pd.DataFrame, window: Window
     overlap = np.clip(np.minimum(end, window.end_hours) - np.maximum(start, window.start_hours), 0.0, None)
     share = incidents["exposed_share"].to_numpy(dtype=float)
     return float((overlap * share).sum() / window.weeks)
+
+
+def canary_failure_rate(deployments: pd.DataFrame, window: Window, canary_enabled: bool) -> float:
+    """Failed canaries ÷ canary attempts: regular deployments ended in the window whose canary caught a defect.
+
+    Every regular deployment goes through the canary when it is enabled; NaN without a
+    canary or without regular deployments in the window.
+    """
+    if not canary_enabled:
+        return math.nan
+    regular = window_deployments(deployments, window)
+    regular = regular[regular["kind"] == "regular"]
+    return float(regular["canary_failed"].astype(bool).mean()) if len(regular) else math.nan

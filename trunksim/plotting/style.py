@@ -68,6 +68,7 @@ LABELS = {
     "slo_compliance": "Share of time within the SLO",
     "error_budget_remaining": "Error budget left at the end",
     "deploy_freeze_hours_per_week": "Feature-deploy freeze (hours/week)",
+    "canary_failure_rate": "Failed canaries per canary attempt",
     "flags_live_mean": "Live feature flags, mean",
     "misconfiguration_incidents_per_week": "Flag misconfigurations per week",
     "merge_conflict_rate": "Merges with a conflict",
