@@ -376,20 +376,7 @@ def deployment(history: History, findings: Findings) -> None:
         ))
     starts = good["started"].where(good["started"].notna(), good["finished"] - pd.to_timedelta(pipeline_median, unit="h"))
     hours = np.sort(clock_hours(starts))
-    span = hours[-1] - hours[0]
-    train = None
-    for period in CADENCES:
-        if period > span / 3.0:
-            break
-        angle = 2.0 * np.pi * (hours % period) / period
-        mean_angle = math.atan2(np.sin(angle).mean(), np.cos(angle).mean())
-        distance = np.abs(np.angle(np.exp(1j * (angle - mean_angle)))) * period / (2.0 * np.pi)
-        near = float(np.mean(distance <= 0.1 * period))
-        gaps = np.diff(hours[distance <= 0.1 * period])
-        spaced = float(np.mean(gaps >= 0.5 * period)) if len(gaps) else 0.0
-        if near >= TRAIN_SHARE and spaced >= 0.9:
-            phase = (mean_angle % (2.0 * np.pi)) * period / (2.0 * np.pi)
-            train = (period, phase, near)
+    train = find_train(hours)
     per_deployment = history.deployments["changes"].dropna().map(len)
     findings.facts["changes_per_deployment"] = float(per_deployment.median()) if len(per_deployment) else math.nan
     gaps = np.diff(hours)
@@ -408,6 +395,48 @@ def deployment(history: History, findings: Findings) -> None:
         f"largest period at which {TRAIN_SHARE:.0%} of deployments start within a tenth of the period of one phase",
         f"{near:.0%} of {len(good)} deployments near the phase; {evidence_gaps}", len(good),
     ))
+
+
+def find_train(hours: np.ndarray, minimum: int = 8) -> tuple[float, float, float] | None:
+    """``(period, phase, share)`` of the largest period of :data:`CADENCES` at which at least :data:`TRAIN_SHARE` of the
+    times fall within a tenth of the period of one phase (those near it no closer than half a period), or None.
+
+    ``hours`` are :func:`clock_hours`; the phase is within the period, in the same clock.
+    """
+    hours = np.sort(hours[~np.isnan(hours)])
+    if len(hours) < minimum:
+        return None
+    span = hours[-1] - hours[0]
+    train = None
+    for period in CADENCES:
+        if period > span / 2.0:
+            break
+        angle = 2.0 * np.pi * (hours % period) / period
+        mean_angle = math.atan2(np.sin(angle).mean(), np.cos(angle).mean())
+        distance = np.abs(np.angle(np.exp(1j * (angle - mean_angle)))) * period / (2.0 * np.pi)
+        near = float(np.mean(distance <= 0.1 * period))
+        gaps = np.diff(hours[distance <= 0.1 * period])
+        spaced = float(np.mean(gaps >= 0.5 * period)) if len(gaps) else 0.0
+        if near >= TRAIN_SHARE and spaced >= 0.9:
+            phase = (mean_angle % (2.0 * np.pi)) * period / (2.0 * np.pi)
+            train = (period, phase, near)
+    return train
+
+
+def release_branches(history: History, findings: Findings) -> None:
+    """GitFlow's release cuts from release pull requests (``release/*`` into another branch): their cadence and phase."""
+    changes = history.changes
+    heads = changes["head"].fillna("").astype(str)
+    releases = changes[heads.str.startswith("release") & changes["opened"].notna()]
+    train = find_train(clock_hours(releases["opened"]), minimum=3) if len(releases) else None
+    findings.facts["release_cuts"] = train
+    if train is not None:
+        period, phase, near = train
+        findings.add(Estimate(
+            "(release cuts)", f"every {period:g} h at hour {phase:.1f} of the period", "reported",
+            "release pull requests opened at one phase of a period", f"{near:.0%} of {len(releases)} release pull requests near the phase",
+            len(releases),
+        ))
 
 
 def incidents(history: History, findings: Findings) -> None:
@@ -502,7 +531,17 @@ def strategy_parameters(findings: Findings, pace_default: float) -> None:
                 "work.feature_effort", {"dist": "lognormal", "median": f"{max(median / pace, 0.5):.4g}h", "p90": f"{max(p90 / pace, median / pace * 1.01, 0.6):.4g}h"},
                 "measured", "a pull request is a feature: median and 90th percentile of its size ÷ the coding pace", evidence, n,
             ))
-    if name == "gitflow" and train is not None and train[0] >= 168:
+    cuts = findings.facts.get("release_cuts")
+    if name == "gitflow" and cuts is not None:
+        period, phase, near = cuts
+        findings.add(
+            Estimate("strategy.release_cadence", f"{period:g}h", "measured", "the period at which release pull requests are opened",
+                     f"{near:.0%} of release pull requests at one phase"),
+            Estimate("strategy.release_offset", f"{simulation_phase(phase, period):.4g}h", "measured",
+                     "the mean phase of release pull requests opened (a release cut), hours after Monday 00:00 UTC within one period",
+                     f"phase {simulation_phase(phase, period):.2f} h"),
+        )
+    elif name == "gitflow" and train is not None and train[0] >= 168:
         findings.add(Estimate("strategy.release_cadence", f"{train[0]:g}h", "measured", "the period of the release train", f"{train[2]:.0%} of deployments at one phase"))
         findings.facts["release_phase"] = train[1]
     elif name != "gitflow" and train is not None:
@@ -524,6 +563,7 @@ def estimate(history: History, obs: Observation) -> Findings:
     coding_pace(history, findings)
     ci(history, findings)
     deployment(history, findings)
+    release_branches(history, findings)
     incidents(history, findings)
     strategy(history, obs, findings)
     wait = obs.values.get("review_wait_median_hours", math.nan)
@@ -540,7 +580,8 @@ def estimate(history: History, obs: Observation) -> Findings:
 
 
 __all__ = [
-    "ACTIVE_SHARE", "CADENCES", "Estimate", "Findings", "MIN_EVENTS", "TRAIN_SHARE", "ci", "clock_hours", "coding_pace",
-    "change_size", "deployment", "duration_text", "estimate", "human_times", "incidents", "lognormal", "lognormal_field",
+    "ACTIVE_SHARE", "CADENCES", "Estimate", "Findings", "MIN_EVENTS", "SIMULATION_ZERO", "TRAIN_SHARE", "ci", "clock_hours", "coding_pace",
+    "change_size", "deployment", "duration_text", "estimate", "find_train", "human_times", "incidents", "lognormal", "lognormal_field",
+    "release_branches", "simulation_phase",
     "strategy", "strategy_parameters", "team_size", "working_hours_between", "working_pattern",
 ]

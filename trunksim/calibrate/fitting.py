@@ -173,13 +173,23 @@ def quality_parameters(scenario: Any, observed: Observation, history: History) -
     parameters = []
     values = observed.values
     incidents_recorded = not math.isnan(values.get("incidents_per_week", math.nan))
-    if not incidents_recorded:
-        notes.append("no incident records: the latent defect rate, detection and recovery keep their priors (give an incidents table)")
+    signals = [name for name in ("ci_failure_rate", "changes_requested_share") if not math.isnan(values.get(name, math.nan))
+               and observed.counts.get(name, 0) >= 5]
+    if not incidents_recorded and not signals:
+        notes.append("no incidents, CI failures or review findings in these records: the latent defect rate and detection keep their priors")
         return [], notes
+    if not incidents_recorded:
+        notes.append(
+            "no incident records: the latent defect rate is fitted to what CI and review find, detection probabilities and "
+            "recovery keep their priors (give an incidents table to fit them)"
+        )
     defects = float(scenario.work.defects_per_100_lines)
     parameters.append(Parameter(
-        "work.defects_per_100_lines", "log", 0.005, 3.0, _bounded(defects, 0.01, 2.0), lambda v: round(v, 4), "incidents_per_week",
+        "work.defects_per_100_lines", "log", 0.005, 3.0, _bounded(defects, 0.01, 2.0), lambda v: round(v, 4),
+        "incidents_per_week" if incidents_recorded else signals[0],
     ))
+    if not incidents_recorded:
+        return parameters, notes
     if not math.isnan(values.get("recovery_time_median_hours", math.nan)) and observed.counts.get("recovery_time_median_hours", 0) >= 3:
         starts_at_deploy = any(s.kind == "fourkeys" and s.table == "incidents" for s in history.sources)
         if starts_at_deploy:
@@ -217,11 +227,13 @@ def quality_parameters(scenario: Any, observed: Observation, history: History) -
 def targets_for(parameters: Sequence[Parameter], observed: Observation) -> list[Target]:
     """The observed figures the quality fit aims at, with their log-scale uncertainty."""
     values, counts = observed.values, observed.counts
-    names = ["incidents_per_week", "change_failure_rate"] + [p.target for p in parameters if p.target not in ("incidents_per_week",)]
+    names = ["incidents_per_week", "change_failure_rate"] + [p.target for p in parameters]
+    if len(parameters) == 1:  # the defect rate alone: every signal of it counts
+        names += ["ci_failure_rate", "changes_requested_share"]
     out = []
     for name in dict.fromkeys(names):
         value = values.get(name, math.nan)
-        if math.isnan(value):
+        if math.isnan(value) or (name in ("ci_failure_rate", "changes_requested_share") and counts.get(name, 0) < 5):
             continue
         n = max(counts.get(name, 0), 1)
         floor = {"incidents_per_week": 0.05, "change_failure_rate": 0.005, "ci_failure_rate": 0.005, "changes_requested_share": 0.005}.get(name, 0.05)

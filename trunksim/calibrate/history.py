@@ -116,34 +116,44 @@ class CalibrationInputError(ValueError):
         super().__init__(" ".join(f"{where}{message}".split()))
 
 
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
 def empty_table(name: str) -> pd.DataFrame:
     """An empty table of a history with the right columns and time dtypes."""
-    frame = pd.DataFrame({column: pd.Series([], dtype=object) for column in FIELDS[name]})
-    for column in FIELDS[name]:
-        if column in TIME_FIELDS:
-            frame[column] = pd.Series([], dtype=UTC_DTYPE)
-        elif column in ("lines", "review_rounds", "parents"):
-            frame[column] = pd.Series([], dtype=float)
-    return frame
+    if name not in _EMPTY:
+        columns = {}
+        for column in FIELDS[name]:
+            if column in TIME_FIELDS:
+                columns[column] = pd.Series([], dtype=UTC_DTYPE)
+            elif column in ("lines", "review_rounds", "parents"):
+                columns[column] = pd.Series([], dtype=float)
+            else:
+                columns[column] = pd.Series([], dtype=object)
+        _EMPTY[name] = pd.DataFrame(columns)
+    return _EMPTY[name].copy()
 
 
 def conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with exactly the columns of table ``name`` (missing ones added empty), time columns in UTC."""
-    out = pd.DataFrame(index=range(len(frame)))
-    frame = frame.reset_index(drop=True)
+    n = len(frame)
+    columns: dict[str, object] = {}
     for column in FIELDS[name]:
         if column in frame:
             values = frame[column]
+            if column in TIME_FIELDS:
+                if str(values.dtype) != UTC_DTYPE:
+                    values = pd.to_datetime(values, utc=True).astype(UTC_DTYPE)
+                columns[column] = values.array
+            else:
+                columns[column] = values.to_numpy()
         elif column in TIME_FIELDS:
-            values = pd.Series(pd.NaT, index=out.index, dtype=UTC_DTYPE)
+            columns[column] = pd.array([pd.NaT] * n, dtype=UTC_DTYPE)
         elif column in ("lines", "review_rounds", "parents"):
-            values = pd.Series(np.nan, index=out.index, dtype=float)
+            columns[column] = np.full(n, np.nan)
         else:
-            values = pd.Series([None] * len(out), index=out.index, dtype=object)
-        if column in TIME_FIELDS:
-            values = pd.to_datetime(values, utc=True).astype(UTC_DTYPE)
-        out[column] = values.to_numpy() if column not in TIME_FIELDS else values.array
-    return out
+            columns[column] = np.array([None] * n, dtype=object)
+    return pd.DataFrame(columns, index=pd.RangeIndex(n))
 
 
 @dataclass
@@ -193,29 +203,30 @@ class History:
         """The period the records cover: ``(start, end)``.
 
         ``since``/``now`` where a source states them; otherwise from the first to the
-        last event of the records (deployments, incidents, CI runs, pull requests opened,
-        commits; Four Keys change rows are left out of the start, as an export lists old
-        commits that a deployment in the window named).
+        last event of the records. The start is the first deployment, incident, CI run,
+        pull request opened or merged, or commit landed on main; first commits and author
+        dates are left out of the start (an export lists old commits that a change or a
+        deployment in the window carries).
         """
         starts: list[pd.Timestamp] = []
         ends: list[pd.Timestamp] = []
-        for name, columns in (
-            ("deployments", ("finished",)), ("incidents", ("created", "resolved")), ("ci_runs", ("created", "finished")),
-            ("changes", ("opened", "merged", "first_commit", "deployed")), ("commits", ("authored", "committed")),
+        for name, begin, finish in (
+            ("deployments", ("finished",), ("finished",)),
+            ("incidents", ("created",), ("created", "resolved")),
+            ("ci_runs", ("created",), ("created", "finished")),
+            ("changes", ("opened", "merged"), ("opened", "merged", "deployed", "first_review", "first_commit")),
+            ("commits", ("committed",), ("committed",)),
         ):
             frame = self.table(name)
-            for column in columns:
-                values = frame[column].dropna()
-                if name == "changes":
-                    values = frame.loc[frame["source"] != "fourkeys", column].dropna()
-                if len(values):
-                    starts.append(values.min())
-                    ends.append(values.max())
-        fourkeys_times = self.changes.loc[self.changes["source"] == "fourkeys", "first_commit"].dropna()
-        if len(fourkeys_times):
-            ends.append(fourkeys_times.max())
-            if not starts:
-                starts.append(fourkeys_times.min())
+            for columns, into in ((begin, starts), (finish, ends)):
+                for column in columns:
+                    values = frame[column].dropna()
+                    if len(values):
+                        into.append(values.min() if into is starts else values.max())
+        if not starts:  # Four Keys changes alone: their commit times
+            values = self.changes["first_commit"].dropna()
+            if len(values):
+                starts.append(values.min())
         start = self.since if self.since is not None else (min(starts) if starts else pd.NaT)
         end = self.now if self.now is not None else (max(ends) if ends else pd.NaT)
         return start, end

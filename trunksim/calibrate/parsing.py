@@ -164,6 +164,12 @@ def times(
         raise CalibrationInputError(f"is empty (allowed: {TIME_EXAMPLE})", file, where, column)
     if len(text) == 0:
         return pd.Series([], dtype=UTC_DTYPE)
+    cleaned = text.str.replace(r"\s*(UTC|GMT)$", "+00:00", regex=True)
+    parsed = pd.to_datetime(cleaned.where(~empty, None), format="ISO8601", utc=True, errors="coerce")
+    bad = parsed.isna().to_numpy() & ~empty
+    if bad.any():
+        index = int(np.argmax(bad))
+        raise CalibrationInputError(f"{text.iloc[index]!r} is not a timestamp (allowed: {TIME_EXAMPLE})", file, rows[index][0], column)
     zoned = text.str.contains(ZONE, regex=True).to_numpy() | empty
     if not assume_utc and not zoned.all():
         index = int(np.argmin(zoned))
@@ -172,12 +178,6 @@ def times(
             "local time; if every naive time of these files is UTC, say so with --assume-utc)",
             file, rows[index][0], column,
         )
-    cleaned = text.str.replace(r"\s*(UTC|GMT)$", "+00:00", regex=True)
-    parsed = pd.to_datetime(cleaned.where(~empty, None), format="ISO8601", utc=True, errors="coerce")
-    bad = parsed.isna().to_numpy() & ~empty
-    if bad.any():
-        index = int(np.argmax(bad))
-        raise CalibrationInputError(f"{text.iloc[index]!r} is not a timestamp (allowed: {TIME_EXAMPLE})", file, rows[index][0], column)
     return pd.Series(parsed.array, dtype=UTC_DTYPE)
 
 

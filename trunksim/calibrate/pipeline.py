@@ -41,6 +41,9 @@ REPORT_NAME = "calibration.html"
 CANDIDATES: tuple[str, ...] = ("trunk-based", "github-flow")
 """Strategies simulated when the records show no branches (GitFlow shows itself as a release train)."""
 
+RARE_DEPLOYS_PER_DAY = 0.5
+"""Below this deployment frequency GitFlow joins the candidates simulated (its releases may hide behind hotfixes)."""
+
 WARM_UP_HOURS = 336.0
 """Warm-up of the calibrated scenario (two weeks), clock hours."""
 
@@ -238,7 +241,8 @@ def calibrate(
         chosen = str(given["strategy.name"])
     elif findings.facts.get("strategy_strength") == "weak":
         say("strategy: the records show no branches; simulating the candidates")
-        candidates = {c: build(c, copy.deepcopy(findings)) for c in CANDIDATES}
+        names = CANDIDATES + (("gitflow",) if observed.values.get("deploys_per_day", math.nan) < RARE_DEPLOYS_PER_DAY else ())
+        candidates = {c: build(c, copy.deepcopy(findings)) for c in names}
         chosen, chosen_fits = select_strategy(candidates, observed, simulator, fit_team, fit_replications)
         fits.extend(chosen_fits)
         fit_team = False

@@ -74,8 +74,8 @@ def backtest_figure(table: pd.DataFrame, simulated: pd.DataFrame):
             row = rows.loc[name]
             ax.axhspan(row["simulated_p5"], row["simulated_p95"], color=OKABE_ITO[0], alpha=0.12, zorder=0)
             ax.axhline(row["observed"], color=OKABE_ITO[5], linestyle="--", linewidth=2.5, zorder=5)
-            ax.annotate(f"observed {row['observed']:.3g}", (0.55, row["observed"]), xycoords=("axes fraction", "data"),
-                        va="bottom", fontsize=12, color=OKABE_ITO[5])
+            ax.annotate(f"observed {row['observed']:.3g}", (0.02, row["observed"]), xycoords=("axes fraction", "data"),
+                        va="bottom", ha="left", fontsize=12, color=OKABE_ITO[5])
             ax.set_title(f"{name.replace('_', ' ')}\n{row['verdict']}", fontsize=13)
         figure.suptitle(
             f"Back-test: {len(frame)} simulated histories (violin, dots, median bar; 90% interval shaded) and the observed figure (dashed)",

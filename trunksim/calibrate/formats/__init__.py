@@ -141,4 +141,8 @@ def simulated_history(run: "Run", like: History) -> History:
         parts.append(gitlog.history_from_run(run))
     history = merge(parts)
     history.sources = list(like.sources)
+    if like.since is None:  # measured like the team's: its window from the records too
+        history.since = None
+    if like.now is None:
+        history.now = None
     return combine(history)

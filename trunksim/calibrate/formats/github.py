@@ -265,8 +265,8 @@ def write(records: dict[str, list[dict[str, Any]]], folder: str | Path) -> list[
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     return [
-        write_text(out / "gh-prs.json", json.dumps(records["prs"], indent=1) + "\n"),
-        write_text(out / "gh-runs.json", json.dumps(records["runs"], indent=1) + "\n"),
+        write_text(out / "gh-prs.json", json.dumps(records["prs"]) + "\n"),
+        write_text(out / "gh-runs.json", json.dumps(records["runs"]) + "\n"),
     ]
 
 
