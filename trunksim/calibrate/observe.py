@@ -18,7 +18,7 @@ figure                              rule
 ``recovery_time_median_hours``      median over incidents created in the window and resolved of resolved − created
 ``incidents_per_week``              incidents created in the window ÷ window weeks
 ``changes_per_week``                changes deployed in the window ÷ weeks (merged, where nothing links changes to
-                                    deployments)
+                                    deployments; first committed, where nothing records merges either)
 ``change_size_median_lines``        median lines (added + deleted) of changes merged or deployed in the window
 ``review_wait_median_hours``        median first review − opened (clock hours), pull requests opened in the window
 ``changes_requested_share``         pull requests with a review asking for changes ÷ reviewed pull requests
@@ -121,8 +121,10 @@ def observe(history: History) -> Observation:
 
     if delivered.any():
         counted = int(delivered.sum())
-    else:
+    elif changes["merged"].notna().any():
         counted = int(_inside(changes["merged"], start, end).sum())
+    else:
+        counted = int(_inside(changes["first_commit"], start, end).sum())
     values["changes_per_week"] = counted / weeks if len(changes) else math.nan
     counts["changes_per_week"] = counted
 

@@ -239,6 +239,9 @@ def calibrate(
     fit_team = findings.value("team.developers") is None and "team.developers" not in given
     if "strategy.name" in given:
         chosen = str(given["strategy.name"])
+    elif findings.facts.get("strategy_strength") == "weak" and math.isnan(observed.values.get("lead_time_median_hours", math.nan)):
+        chosen = str(findings.facts.get("strategy", "trunk-based"))
+        findings.notes.append(f"these records cannot tell the strategy (no branches, no lead time): {chosen} assumed; give --strategy")
     elif findings.facts.get("strategy_strength") == "weak":
         say("strategy: the records show no branches; simulating the candidates")
         names = CANDIDATES + (("gitflow",) if observed.values.get("deploys_per_day", math.nan) < RARE_DEPLOYS_PER_DAY else ())
@@ -266,7 +269,7 @@ def calibrate(
         findings.add(*fit.estimates)
         findings.notes.extend(fit.notes)
     tested = backtest(scenario, observed, simulator, replications)
-    warnings = list(tested.warnings)
+    warnings = [note for note in findings.notes if "give --strategy" in note] + list(tested.warnings)
     scenario_text = _scenario_text(findings, settings, history, chosen, base, out)
     calibration = Calibration(
         scenario=scenario, scenario_path=None, report_path=None, scenario_text=scenario_text, history=history, observed=observed,
