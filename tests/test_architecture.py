@@ -44,7 +44,7 @@ REGISTRY_FILE = SOURCE / "strategies" / "registry.py"
 # --------------------------------------------------------------------------------------
 
 LEAVES = ("units", "randomness", "tables", "io", "stats")  # top-level names, if present
-KNOWN_RUNNING = ("experiment", "executors", "batch")
+KNOWN_RUNNING = ("experiment", "executors", "batch", "calibrate")
 CLI = ("cli", "__main__")
 FRONT_ENDS = ("web", "workshop")  # top layer beside the command line: they use the running layer, nothing imports them
 

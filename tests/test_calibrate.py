@@ -302,3 +302,26 @@ def test_the_package_face_calls_calibrate_however_it_was_imported():
         trunksim.calibrate([ROOT / "no-such-folder"], None)
     with pytest.raises(CalibrationInputError):
         trunksim.calibrate([ROOT / "no-such-folder"], None)  # again: the name still calls
+
+
+def test_the_command_writes_a_scenario_that_loads_and_says_what_it_found(tmp_path):
+    lines: list[str] = []
+    out = tmp_path / "team" / "team.yaml"
+    status = calibrate_command_body([EXAMPLE_GH], out, replications=3, fit_replications=1, quiet=True,
+                                    echo=lines.append, echo_err=lines.append)
+    assert status == 0, lines
+    assert lines[0].startswith("calibrated team (trunk-based) from ")
+    assert any(line.strip().startswith("deploys_per_day") and "simulated 90%" in line for line in lines)
+    assert lines[-2] == f"wrote {out} and {out.parent / 'calibration.html'}"
+    scenario = trunksim.load_scenario(out)
+    assert scenario.team.developers == 5 and scenario.deployment.mode == "cadence"
+    assert "measured: people who authored at least two changes" in out.read_text()
+
+
+def test_importing_the_calibration_loads_neither_the_engine_nor_matplotlib_nor_typer():
+    import subprocess
+    import sys
+
+    code = "import sys, trunksim.calibrate, trunksim.calibrate.command; print(sorted(m for m in ('simpy', 'matplotlib', 'typer') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
