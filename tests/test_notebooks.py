@@ -20,8 +20,8 @@ TIMINGS = Path(__file__).resolve().parent.parent / "results" / "notebook-timings
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
-def test_the_three_notebooks_are_there():
-    assert [p.name for p in PATHS] == ["01-quickstart.ipynb", "02-what-if.ipynb", "03-workshop.ipynb"]
+def test_the_notebooks_are_there():
+    assert [p.name for p in PATHS] == ["01-quickstart.ipynb", "02-what-if.ipynb", "03-workshop.ipynb", "04-calibrate.ipynb"]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)
