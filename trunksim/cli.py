@@ -372,6 +372,41 @@ def strategies_command() -> None:
         typer.echo(f"{name:<{width}}  {description}")
 
 
+@app.command("calibrate")
+def calibrate_command(
+    sources: List[Path] = typer.Argument(..., help="history files: Four Keys tables, DevLake CSV exports, gh JSON, git log"),
+    out: Path = typer.Option(..., "-o", "--out", help="calibrated scenario YAML to write (calibration.html beside it)"),
+    strategy: Optional[str] = typer.Option(None, "--strategy", help="the team's strategy, if the records cannot tell"),
+    base: Optional[Path] = typer.Option(None, "--base", help="scenario to start from (default: the shipped base)"),
+    assignments: List[str] = typer.Option([], "--set", help="a field the team knows, FIELD.PATH=VALUE (repeatable)"),
+    assume_utc: bool = typer.Option(False, "--assume-utc", help="read timestamps without a time zone as UTC"),
+    replications: int = typer.Option(20, "-n", "--replications", min=1, help="replications of the back-test"),
+    fit_replications: int = typer.Option(3, "--fit-replications", min=1, help="replications per fitting point"),
+    seed: int = typer.Option(1, "--seed", min=0, help="root seed"),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="worker processes"),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="no progress lines"),
+) -> None:
+    """Estimate a scenario from a team's own delivery records, and back-test it against them."""
+    from trunksim.calibrate.command import calibrate_command_body
+
+    status = calibrate_command_body(
+        sources, out, strategy=strategy, base=base, assignments=assignments, assume_utc=assume_utc,
+        replications=replications, fit_replications=fit_replications, seed=seed, jobs=jobs, quiet=quiet, echo=typer.echo,
+    )
+    raise typer.Exit(status)
+
+
+@app.command("serve")
+def serve_command(
+    port: int = typer.Option(5006, "--port", min=1, max=65535, help="port to listen on"),
+    host: str = typer.Option("0.0.0.0", "--host", help="address to listen on (127.0.0.1: this machine only)"),
+) -> None:
+    """Serve the workshop in a browser: participants open http://<this machine>:PORT/ (Ctrl-C stops it)."""
+    from trunksim.web import serve
+
+    serve(port=port, host=host)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="trunksim")
