@@ -26,19 +26,25 @@ the schema default and says so. The rules:
   minutes on the same branch, passed ÷ runs; ``ci.automatic_retries``: 1 when most
   failures are re-run at once; ``ci.runners``: the most runs ever running at once, which
   is the pool size when runs queued, a lower bound otherwise).
-* **deployment** (``deployment.mode``, ``cadence``, ``offset``; GitFlow's
-  ``release_cadence``): a release train shows as deployments clustered at one phase of a
-  period: the largest period of :data:`CADENCES` at which at least :data:`TRAIN_SHARE`
-  of deployments start within a tenth of the period of the mean phase, with trains no
-  closer than half the period; ``pipeline_duration``: median and 90th percentile of
-  started → finished.
+* **deployment** (``deployment.mode``, ``cadence``, ``offset``): a release train shows
+  as deployments clustered at one phase of a period: the largest period of
+  :data:`CADENCES` at which at least :data:`TRAIN_SHARE` of deployments start within a
+  tenth of the period of the mean phase, with trains no closer than half the period
+  (:func:`find_train`); ``pipeline_duration``: median and 90th percentile of started →
+  finished.
+* **GitFlow's releases** (``strategy.release_cadence``, ``release_offset``): the same
+  test on release pull requests opened (the cuts); without them, on deployments (the
+  offset is then fitted, :func:`trunksim.calibrate.fitting.align_release_phase`).
 * **strategy**: pull requests into ``develop`` (at least 30 %) mean GitFlow; pull
   request sizes capped (90th percentile ≤ 1.6 × median) mean small batches (trunk-based,
   or scaled trunk-based when most branches are ``task/*``); uncapped sizes mean a pull
   request per feature (GitHub flow). Without pull requests: a release train of a week or
   more carrying five or more changes per deployment means GitFlow; a main branch of
-  merge commits means GitHub flow; a linear main, or a median lead time under a day,
-  trunk-based development. The report says how strong the evidence is.
+  merge commits means GitHub flow, a linear one trunk-based development. Without
+  branches at all the guess is *weak* (a median lead time over a day: GitHub flow) and
+  the calibration chooses by simulation instead
+  (:func:`trunksim.calibrate.fitting.select_strategy`). The report says how strong the
+  evidence is.
 * **incidents** (``incidents.diagnosis_time`` where an incident opens at detection:
   resolved − created less the rollback time, median and 90th percentile); rate, failure
   rate and the rest are fitted by simulation (:mod:`trunksim.calibrate.fitting`).
