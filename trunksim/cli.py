@@ -379,7 +379,10 @@ def calibrate_command(
     strategy: Optional[str] = typer.Option(None, "--strategy", help="the team's strategy, if the records cannot tell"),
     base: Optional[Path] = typer.Option(None, "--base", help="scenario to start from (default: the shipped base)"),
     assignments: List[str] = typer.Option([], "--set", help="a field the team knows, FIELD.PATH=VALUE (repeatable)"),
-    assume_utc: bool = typer.Option(False, "--assume-utc", help="read timestamps without a time zone as UTC"),
+    assume_utc: bool = typer.Option(False, "--assume-utc", help="read timestamps without a time zone as UTC (DevLake's CSV exports)"),
+    deploy_workflow: Optional[str] = typer.Option(
+        None, "--deploy-workflow", help="regular expression of the gh workflows that deploy to production"
+    ),
     replications: int = typer.Option(20, "-n", "--replications", min=1, help="replications of the back-test"),
     fit_replications: int = typer.Option(3, "--fit-replications", min=1, help="replications per fitting point"),
     seed: int = typer.Option(1, "--seed", min=0, help="root seed"),
@@ -391,7 +394,8 @@ def calibrate_command(
 
     status = calibrate_command_body(
         sources, out, strategy=strategy, base=base, assignments=assignments, assume_utc=assume_utc,
-        replications=replications, fit_replications=fit_replications, seed=seed, jobs=jobs, quiet=quiet, echo=typer.echo,
+        deploy_workflow=deploy_workflow, replications=replications, fit_replications=fit_replications, seed=seed, jobs=jobs,
+        quiet=quiet, echo=typer.echo, echo_err=lambda line: typer.echo(line, err=True),
     )
     raise typer.Exit(status)
 
