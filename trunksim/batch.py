@@ -297,7 +297,8 @@ class FolderLock:
         }
         try:
             os.ftruncate(descriptor, 0)
-            os.pwrite(descriptor, (json.dumps(mine) + "\n").encode(), 0)
+            os.lseek(descriptor, 0, os.SEEK_SET)
+            os.write(descriptor, (json.dumps(mine) + "\n").encode())
         except OSError as error:
             os.close(descriptor)
             raise OutputFolderError(describe_os_error(OSError(error.errno, error.strerror, str(self.path)))) from error
@@ -344,7 +345,8 @@ def _lock_descriptor(descriptor: int) -> bool:
 def _read_lock(descriptor: int) -> Optional[dict]:
     """The owner recorded in a lock file (``{"pid": "?"}`` if unreadable), or None if it is empty."""
     try:
-        data = os.pread(descriptor, 4096, 0)
+        os.lseek(descriptor, 0, os.SEEK_SET)
+        data = os.read(descriptor, 4096)
     except OSError:
         return None
     if not data.strip():
@@ -832,7 +834,14 @@ def write_outputs(
     ``replications_text``, if given, is written as ``replications.csv`` instead of
     ``frame`` printed again (a batch gives the verified runs files put together, so what
     was computed is what is written).
+
+    Raises
+    ------
+    ValueError
+        An empty frame (before anything is written).
     """
+    if len(frame) == 0:
+        raise ValueError("write_outputs() needs a results frame with at least one row; this one is empty (nothing was written)")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if replications_text is not None:
