@@ -22,6 +22,28 @@ _TORNADO_METRICS = ("lead_time_median_hours", "deploys_per_day")
 """Metrics ranked by a tornado chart when a one-strategy sweep swept several parameters."""
 
 
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+def _facets(frame: pd.DataFrame, parameters: list[str]) -> tuple[object, list]:
+    """The second swept parameter and its values when every row sets it (a grid): one panel each.
+
+    ``(None, [None])`` — a single panel — for a one-parameter sweep, or when the second
+    parameter is unset in some rows (sweeps concatenated, each over its own parameter).
+    """
+    if len(parameters) < 2 or frame[parameters[1]].isna().any():
+        return None, [None]
+    values = list(dict.fromkeys(frame[parameters[1]]))
+    try:
+        values = sorted(values)
+    except TypeError:
+        pass
+    return parameters[1], values
+
+
 def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Path]:
     """Write the standard plots of a results frame as PNG files; returns name → path.
 
@@ -31,8 +53,10 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Pa
     ``cost.png``. When the frame comes from a sweep (it has swept-parameter
     columns, :func:`~trunksim.plotting.sweeps.sweep_parameters`), also
     ``sweep_<metric>.png`` per DORA metric against the first swept parameter (one line
-    per strategy, 95 % band) and, when two or more parameters were swept for a single
-    strategy, ``tornado_lead_time_median_hours.png`` and ``tornado_deploys_per_day.png``.
+    per strategy, 95 % band; a grid over two or more parameters gets one panel per value
+    of the second, and says which others it pools) and, when two or more parameters were
+    swept for a single strategy, ``tornado_lead_time_median_hours.png`` and
+    ``tornado_deploys_per_day.png``.
 
     Parameters
     ----------
@@ -77,9 +101,23 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Pa
             save(figure, "cost")
         parameters = sweep_parameters(frame)
         if parameters:
+            facet, facets = _facets(frame, parameters)
+            columns = min(len(facets), 3)
+            rows = -(-len(facets) // columns)
             for metric in DORA_PLOT_METRICS:
-                figure = Figure(figsize=(8, 5.5), layout="constrained")
-                sweep_plot(frame, parameters[0], metric, ax=figure.subplots(), confidence=0.95)
+                figure = Figure(figsize=(8 if facet is None else 6.5 * columns, 5.5 * rows), layout="constrained")
+                axes = figure.subplots(rows, columns, squeeze=False, sharey=True).ravel()
+                for k, (ax, value) in enumerate(zip(axes, facets)):
+                    part = frame if facet is None else frame[frame[facet] == value]
+                    sweep_plot(part, parameters[0], metric, ax=ax, confidence=0.95)
+                    if facet is not None:
+                        ax.set_title(f"{facet} = {_shown(value)}")
+                        if k and ax.get_legend() is not None:  # the first panel's legend serves all
+                            ax.get_legend().remove()
+                for ax in axes[len(facets):]:
+                    ax.set_visible(False)
+                if len(parameters) > 2:
+                    figure.suptitle(f"pooled over {', '.join(parameters[2:])}", fontsize=13)
                 save(figure, f"sweep_{metric}")
         one_strategy = "strategy" not in frame or frame["strategy"].nunique() <= 1
         if len(parameters) >= 2 and one_strategy:

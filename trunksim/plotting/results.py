@@ -24,6 +24,7 @@ from trunksim.plotting.style import (
     OKABE_ITO,
     STAGE_LABELS,
     axes_or_new,
+    compact_labels,
     label,
     legend_below,
     make_legible,
@@ -82,9 +83,16 @@ def metric_distribution(frame: pd.DataFrame, metric: str, ax=None, log: Optional
             med = float(np.median(values))
             y = math.log10(max(med, 1e-9)) if log else med
             ax.hlines(y, pos - 0.3, pos + 0.3, color="black", linewidth=2.5, zorder=4)
-            ax.annotate(f"{med:.3g}", (pos + 0.32, y), va="center", fontsize=12)
+            if len(names) <= 6:  # beyond that the bars speak; numbers would run into each other
+                ax.annotate(f"{med:.3g}", (pos + 0.32, y), va="center", fontsize=12)
     ax.set_xticks(positions)
-    ax.set_xticklabels(wrapped_labels(names), rotation=0)
+    labels, shared = compact_labels(names)
+    if len(names) > 4:  # many scenarios (a sweep): slanted labels
+        ax.set_xticklabels(labels, rotation=45, ha="right", rotation_mode="anchor")
+    else:
+        ax.set_xticklabels(wrapped_labels(labels), rotation=0)
+    if shared:
+        ax.set_xlabel(shared)
     ax.set_xlim(0.4, len(names) + 0.9)
     if log:
         ticks = ax.get_yticks()

@@ -158,6 +158,31 @@ def wrapped_labels(names: Sequence[str], room: int = 48) -> list[str]:
     return [textwrap.fill(str(n), width=width, break_long_words=False) for n in names]
 
 
+def compact_labels(names: Sequence[str]) -> tuple[list[str], str]:
+    """Scenario names short enough to sit side by side, and what they share (for an axis label).
+
+    Sweep points are named ``"<base> [path=value, ...]"``
+    (:func:`trunksim.experiment.expand_sweep`). When every name has the same base and
+    sets the same paths, each becomes its values alone (``"2 / 0.05"``) and the shared
+    text names the base and the paths' last parts (``"trunk-based: runners /
+    flaky_failure_probability"``); sweep variants keep their own names. Other names come
+    back as they are, with nothing shared.
+    """
+    import re
+
+    texts = [str(n) for n in names]
+    found = [re.fullmatch(r"(.*) \[(.*)\]", text, flags=re.S) for text in texts]
+    if len(texts) < 2 or not all(found) or len({m.group(1) for m in found if m}) != 1:
+        return texts, ""
+    base = found[0].group(1) if found[0] else ""
+    settings = [[part.split("=", 1) for part in m.group(2).split(", ")] for m in found if m]
+    paths = {tuple(pair[0] for pair in setting) for setting in settings}
+    if len(paths) == 1 and all(len(pair) == 2 for setting in settings for pair in setting):
+        shared = " / ".join(path.rsplit(".", 1)[-1] for path in next(iter(paths)))
+        return [" / ".join(pair[1] for pair in setting) for setting in settings], f"{base}: {shared}"
+    return [m.group(2) for m in found if m], base
+
+
 def label(metric: str) -> str:
     """A readable label for a metric column."""
     return LABELS.get(metric, metric.replace("_", " "))

@@ -240,7 +240,7 @@ def tornado(
                     label="range of medians")
             middle = float(medians.min() + medians.max()) / 2
         for m in medians.iloc[1:-1]:
-            ax.plot([m, m], [y - 0.3, y + 0.3], color=INK, linewidth=1.5)
+            ax.plot([m, m], [y - 0.3, y + 0.3], color=INK, linewidth=1.5, label="a value swept in between")
         ends = [(low_value, m_low), (high_value, m_high)] if len(medians) > 1 else [(low_value, m_low)]
         scale = max(float(medians.max() - medians.min()), abs(middle), 1e-9)
         for k, (value, m) in enumerate(ends):
