@@ -29,7 +29,7 @@ test: setup
 
 ## The workshop in a browser: participants open http://<this machine>:$(PORT)/ (what `trunksim serve` runs)
 serve: setup
-	$(BIN)/python -m trunksim.web --port $(PORT)
+	$(BIN)/trunksim serve --port $(PORT)
 
 benchmark: setup
 	$(BIN)/python benchmarks/bench.py
