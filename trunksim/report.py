@@ -50,6 +50,49 @@ def comparison_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFr
     return table.reindex(index=[m for m in metrics if m in set(cells["metric"])], columns=list(dict.fromkeys(summary["scenario"])))
 
 
+SHORT_NAMES: dict[str, str] = {
+    "deploys_per_day": "deploys/day",
+    "lead_time_median_hours": "lead h",
+    "lead_time_p90_hours": "lead p90 h",
+    "change_failure_rate": "fail rate",
+    "change_failure_rate_escaped": "escaped",
+    "recovery_time_median_hours": "recover h",
+    "rework_rate": "rework",
+    "failure_exposure_user_hours_per_week": "exposure",
+}
+"""Column headings of :func:`terminal_table` when it has to be narrow."""
+
+
+def terminal_table(summary: pd.DataFrame, metrics: Sequence[str], width: int = 100) -> str:
+    """The DORA summary as text no wider than ``width`` columns (what ``trunksim run`` prints).
+
+    :func:`comparison_table` (a row per metric, ``median [low, high]`` per scenario) when it
+    fits; otherwise one row per scenario — sweep points named by their values
+    (:func:`trunksim.plotting.style.compact_labels`) — and one short column per metric,
+    medians only, with a line saying where the intervals are.
+    """
+    wide = comparison_table(summary, metrics).to_string()
+    if max(map(len, wide.splitlines()), default=0) <= width:
+        return wide
+    from trunksim.plotting.style import compact_labels
+
+    order = list(dict.fromkeys(summary["scenario"]))
+    labels, shared = compact_labels(order)
+    medians = summary[summary["metric"].isin(metrics)].pivot(index="scenario", columns="metric", values="median")
+    medians = medians.reindex(index=order, columns=[m for m in metrics if m in medians.columns])
+    table = pd.DataFrame(
+        [[_fmt(float(v)) for v in row] for row in medians.to_numpy()],
+        index=[label.replace("\n", " ")[:40] for label in labels],
+        columns=[SHORT_NAMES.get(m, m)[:12] for m in medians.columns],
+    )
+    lines = table.to_string().splitlines()
+    if max(map(len, lines), default=0) > width:  # still too wide: fewer metrics, the first ones
+        keep = max(1, len(table.columns) * width // max(map(len, lines)))
+        lines = table.iloc[:, :keep].to_string().splitlines()
+    heading = f"{shared}: medians" if shared else "medians"
+    return "\n".join([heading[:width], *lines, "(their 95% intervals are in summary.csv and report.html)"])
+
+
 def difference_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """Paired differences from the baseline for people: one row per metric, one column per other scenario.
 
