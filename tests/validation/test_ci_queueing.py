@@ -92,8 +92,8 @@ def batch_means(waits: np.ndarray, warm_up: int, confidence: float = 0.99) -> tu
 
 
 def waits_in_arrival_order(model: PoolOnly) -> np.ndarray:
-    rows = sorted(model.log.ci_runs, key=lambda row: row[5])  # queued_hours
-    return np.array([started - queued for *_, queued, started, _finished, _outcome in rows])
+    rows = sorted(model.log.ci_runs, key=lambda row: row.queued_hours)
+    return np.array([row.started_hours - row.queued_hours for row in rows])
 
 
 def open_pool_experiment(runners: int = 2, arrivals_per_hour: float = 6.0, jobs: int = 700_000, seed: int = 11) -> dict:
@@ -150,9 +150,10 @@ def test_ci_pool_is_exactly_a_first_come_first_served_multi_server_queue():
 
     model.env.process(arrivals())
     model.env.run()
-    rows = sorted(model.log.ci_runs, key=lambda row: row[5])
+    rows = sorted(model.log.ci_runs, key=lambda row: row.queued_hours)
     free_at = [0.0] * runners
-    for *_, queued, started, finished, _outcome in rows:
+    for row in rows:
+        queued, started, finished = row.queued_hours, row.started_hours, row.finished_hours
         runner = min(range(runners), key=free_at.__getitem__)
         expected_start = max(free_at[runner], queued)
         assert started == pytest.approx(expected_start, abs=1e-9)
