@@ -61,7 +61,7 @@ def test_a_hundred_thousand_developers_are_refused_at_the_line_that_says_so():
 
     assert (problem.file, problem.line, problem.field) == (str(BASE), line_of(BASE, "developers:"), "team.developers")
     assert "100,000 developers" in problem.message
-    assert "more than simulation.max_events = 20,000,000" in problem.message
+    assert "more than simulation.max_events = 5,000,000" in problem.message
     assert "(allowed: fewer team.developers, or raise simulation.max_events if this size is meant)" in problem.message
 
 
@@ -329,3 +329,123 @@ def test_the_cli_refuses_an_absurd_sweep_point_with_one_line(tmp_path):
 
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert len(done.stderr.splitlines()) == 1 and "team.developers" in done.stderr
+
+
+# --- Every parameter that multiplies events (issue 12, item 8) ----------------------------
+
+
+def test_focus_blocks_of_a_third_of_a_second_are_refused_naming_the_focus_block():
+    """The issue's case: three weeks of 0.36-second focus blocks (~9.9 million events, measured 8.1 million,
+    80 s of one loaded core per replication) passed the old 20-million bound, blamed on nothing."""
+    overrides = {"team.focus_block": 0.0001, "simulation.duration": "3w", "simulation.warm_up": "1w"}
+
+    problem = refusal(load_scenario(TRUNK, overrides=overrides), file=TRUNK, overrides=overrides)
+
+    assert (problem.file, problem.field) == ("<override>", "team.focus_block")
+    assert "more than simulation.max_events = 5,000,000" in problem.message
+    assert "focus blocks" in problem.message and "(allowed: a longer team.focus_block, or raise" in problem.message
+
+
+def test_the_field_blamed_is_the_one_whose_default_shrinks_the_estimate_most():
+    """Eight developers at the shipped default are never blamed for what a focus block does."""
+    problem = refusal(load_scenario(TRUNK, overrides={"team.focus_block": "1s"}))
+
+    assert problem.field == "team.focus_block"
+
+
+def test_ci_that_never_passes_with_instant_triage_is_refused():
+    """Every run flaky: the change is triaged and re-run until the run ends; the old estimate saw ~2,000 events."""
+    overrides = {"ci.flaky_failure_probability": 1, "ci.triage_time": "0.36s", "ci.duration": "0.36s"}
+
+    problem = refusal(load_scenario(TRUNK, overrides=overrides))
+
+    assert problem.field == "ci.flaky_failure_probability"
+    assert "(allowed: a lower ci.flaky_failure_probability, or raise" in problem.message
+
+
+def test_ci_that_never_passes_is_paced_by_the_runners_when_triage_takes_no_time():
+    assert check_size(load_scenario(TRUNK, overrides={"ci.flaky_failure_probability": 1, "ci.triage_time": 0})).events < 1e5
+
+
+def test_a_periodic_check_every_fraction_of_a_second_is_refused_naming_it():
+    if "error_budget" not in Scenario.model_fields:
+        pytest.skip("no error budget in this schema")
+    overrides = {"error_budget.enabled": True, "error_budget.check_every": "0.36s"}
+
+    problem = refusal(load_scenario(TRUNK, overrides=overrides))
+
+    assert problem.field == "error_budget.check_every"
+
+
+RED_CYCLES = [
+    {"ci.flaky_failure_probability": 0.9},
+    {"ci.flaky_failure_probability": 1.0},
+    {"ci.flaky_failure_probability": 1.0, "ci.triage_time": 0},
+    {"ci.flaky_failure_probability": 1.0, "ci.triage_time": "1m", "ci.duration": "1m", "team.developers": 2},
+    {"ci.flaky_failure_probability": 0.99, "ci.automatic_retries": 0, "ci.triage_time": "1m"},
+    {"team.focus_block": "36s"},
+]
+
+
+@pytest.mark.parametrize("overrides", RED_CYCLES, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+def test_the_estimate_follows_red_ci_cycles_and_short_focus_blocks_within_a_factor_of_two_and_a_half(overrides):
+    scenario = load_scenario(TRUNK, overrides={"simulation.duration": "2w", "simulation.warm_up": 0, **overrides})
+
+    ratio = estimate(scenario).events / measured_events(scenario)
+
+    assert 0.4 <= ratio <= 2.5, ratio
+
+
+# --- Bounds checked every few thousand events, and the scenario named ---------------------------
+
+
+def test_a_wall_clock_bound_stops_a_dense_replication_within_moments():
+    """Checked once per simulated week before, ``max_wall_seconds: 1`` fired after 31 s."""
+    import time
+
+    scenario = load_scenario(TRUNK, overrides={
+        "team.focus_block": 0.0001, "simulation.duration": "2w", "simulation.warm_up": 0,
+        "simulation.max_events": 10**9, "simulation.max_wall_seconds": 0.5,
+    })
+
+    started = time.perf_counter()
+    with pytest.raises(SimulationLimitError, match="simulation.max_wall_seconds=0.5 s") as caught:
+        simulate(scenario, seed=3, replication=2)
+
+    assert time.perf_counter() - started < 5
+    assert str(caught.value).startswith("scenario 'trunk-based', replication 2 (seed 3): stopped at ")
+
+
+def test_an_event_bound_stops_a_replication_within_one_check_of_the_bound():
+    from trunksim.engine.model import CHECK_EVERY_EVENTS
+
+    scenario = small("trunk-based", team={"focus_block": 0.001}, simulation={"max_events": 20_000})
+    model = DeliveryModel(scenario, seed=1)
+
+    with pytest.raises(SimulationLimitError, match="scenario 'trunk-based', replication 0 \\(seed 1\\): stopped at"):
+        model.run()
+
+    assert next(model.env._eid) <= 20_000 + 2 * CHECK_EVERY_EVENTS
+    assert model.env.now < scenario.simulation.duration
+
+
+def test_checking_the_bounds_as_often_as_every_event_changes_no_number(monkeypatch):
+    import pandas as pd
+
+    import trunksim.engine.model as model_module
+
+    scenario = small("gitflow")
+    usual = simulate(scenario, seed=5)
+    monkeypatch.setattr(model_module, "CHECK_EVERY_EVENTS", 1)
+    checked = simulate(scenario, seed=5)
+
+    for table in ("changes", "deployments", "incidents", "ci_runs", "activity", "merges", "branch_status"):
+        pd.testing.assert_frame_equal(getattr(usual, table), getattr(checked, table), check_exact=True)
+
+
+def test_the_cli_limit_line_names_the_scenario(tmp_path):
+    result = run_cli(TRUNK, "-n", 1, "-q", "--no-plots", "--set", "simulation.duration=3w", "--set", "simulation.warm_up=1w",
+                     "--set", "simulation.max_wall_seconds=1e-9", "-o", tmp_path / "out")
+
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1
+    assert "scenario 'trunk-based', replication 0 (seed 1): stopped at" in result.stderr

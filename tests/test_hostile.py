@@ -214,17 +214,17 @@ def test_extends_that_is_not_a_file_name_is_refused(tmp_path, value):
     assert (problem.line, problem.field) == (1, "extends") and "is not a file name" in problem.message
 
 
-def test_extends_naming_a_directory_or_a_device_is_not_found(tmp_path):
+def test_extends_naming_a_directory_or_a_device_says_what_it_is(tmp_path):
     (tmp_path / "folder").mkdir()
-    for target in ("folder", "/dev/zero"):
+    for target, kind in (("folder", "is a folder"), ("/dev/zero", "is a character device")):
         problem = only_problem(write(tmp_path, "s.yaml", f"extends: {target}\n" + MINIMAL))
-        assert problem.field == "extends" and "not found" in problem.message
+        assert problem.field == "extends" and kind in problem.message and "not a scenario file" in problem.message
 
 
-def test_a_device_that_never_ends_is_cut_off_at_the_size_bound():
+def test_a_device_that_never_ends_is_refused_without_reading_it():
     problem = only_problem(Path("/dev/zero"))
 
-    assert "larger than 5 MB" in problem.message
+    assert "is a character device, not a scenario file" in problem.message
 
 
 # --- Sweeps --------------------------------------------------------------------------------------
@@ -269,6 +269,6 @@ def test_validate_given_a_directory_and_a_missing_file_reports_each_on_one_line(
 
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
-        f"{tmp_path}:?: <root>: cannot read the file: Is a directory (allowed: a readable file)",
+        f"{tmp_path}:?: <root>: is a folder, not a scenario file (allowed: a scenario file, or a pipe such as <(...))",
         f"{tmp_path / 'absent.yaml'}:?: <root>: file not found (allowed: an existing scenario file)",
     ]

@@ -266,7 +266,7 @@ def test_lognormal_p90_below_median_is_an_error(tmp_path):
 
     problem = only_problem(path)
 
-    assert (problem.line, problem.field) == (3, "review.duration")
+    assert (problem.line, problem.field) == (3, "review.duration.p90")
     assert "p90 must be at least the median" in problem.message
 
 
@@ -652,3 +652,243 @@ def test_json_schema_is_json_serialisable_and_describes_the_sections():
     assert {"strategy", "ci", "simulation"} <= set(schema["properties"])
     assert schema["else"]["required"] == ["strategy"]  # required unless the file `extends` another
     assert schema["if"] == {"required": ["extends"]}
+
+
+# --- Numbers are decimal (issue 12, item 9) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "says"),
+    [
+        ("010", "'010' has a leading zero, which YAML 1.1 reads as the octal number 8 (allowed: decimal whole numbers "
+                "without leading zeros, such as 10; quote it to mean text: '010')"),
+        ("0x10", "'0x10' is read by YAML 1.1 as the hexadecimal number 16 (allowed: decimal numbers, such as 16;"),
+        ("0b10", "'0b10' is read by YAML 1.1 as the binary number 2"),
+        ("1:30", "'1:30' is read by YAML 1.1 as the base-60 number 90 (allowed: decimal numbers, such as 90; "
+                 "a duration is written like 1.5h or 90m;"),
+        ("-010", "such as -10"),
+        ("00", "such as 0"),
+    ],
+)
+def test_a_whole_number_not_in_decimal_is_refused_at_its_line(tmp_path, written, says):
+    path = write(tmp_path, "s.yaml", MINIMAL + f"team:\n  developers: {written}\n")
+
+    problem = only_problem(path)
+
+    assert (problem.line, problem.field) == (3, "team.developers") and says in problem.message
+
+
+def test_a_base_60_duration_is_refused_instead_of_being_ninety_hours(tmp_path):
+    problem = only_problem(write(tmp_path, "s.yaml", MINIMAL + "ci:\n  duration: 1:30\n"))
+
+    assert problem.field == "ci.duration" and "base-60 number 90" in problem.message
+
+
+@pytest.mark.parametrize(("written", "value"), [("0", 0), ("10", 10), ("1_000", 1000), ("+7", 7)])
+def test_decimal_whole_numbers_read_as_written(written, value):
+    assert parse_assignment(f"x={written}") == ("x", value)
+
+
+def test_a_quoted_leading_zero_is_text(tmp_path):
+    scenario = load_scenario(write(tmp_path, "s.yaml", MINIMAL + "name: '007'\n"))
+
+    assert scenario.name == "007"
+
+
+@pytest.mark.parametrize(("written", "value"), [("1e3", 1000.0), ("1e-1", 0.1), ("1.5E3", 1500.0), (".5e2", 50.0), ("-2e0", -2.0)])
+def test_scientific_notation_is_a_number_in_files_and_overrides(written, value):
+    assert parse_assignment(f"x={written}") == ("x", value)
+
+
+def test_one_rule_for_scientific_notation_a_whole_number_field_takes_a_whole_value(tmp_path):
+    path = write(tmp_path, "s.yaml", MINIMAL)
+
+    scenario = load_scenario(path, overrides=dict(parse_assignment(t) for t in ["ci.runners=1e3", "ci.flaky_failure_probability=1e-1"]))
+
+    assert (scenario.ci.runners, scenario.ci.flaky_failure_probability) == (1000, 0.1)
+    problem = only_problem(path, overrides=dict([parse_assignment("ci.runners=2.5e0")]))
+    assert problem.field == "ci.runners"
+
+
+def test_a_number_refused_in_an_override_is_reported_at_the_override():
+    with pytest.raises(ScenarioError) as caught:
+        parse_assignment("team.developers=0x10")
+
+    (problem,) = caught.value.problems
+    assert str(problem).startswith("<override>:?: team.developers: '0x10' is read by YAML 1.1 as the hexadecimal number 16")
+
+
+def test_a_refused_number_is_reported_once_not_again_by_the_schema(tmp_path):
+    problems = problems_of(write(tmp_path, "s.yaml", MINIMAL + "ci: {runners: 010, duration: 0x10}\n"))
+
+    assert [p.field for p in problems] == ["ci.runners", "ci.duration"]
+
+
+# --- Overrides reported where they were made (item 10) -----------------------------------
+
+
+def test_set_extends_says_extends_belongs_in_a_file():
+    with pytest.raises(ScenarioError) as caught:
+        Scenario.model_validate({"strategy": {"name": "trunk-based"}}).with_overrides({"extends": "x"})
+
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.field) == ("<override>", "extends")
+    assert "extends is read only from a scenario file" in problem.message and "did you mean" not in problem.message
+
+
+def test_a_rule_broken_by_an_override_is_reported_at_the_override_not_the_parent_file(tmp_path):
+    write(tmp_path, "base.yaml", "work:\n  severity_shares: [0.6, 0.3, 0.1]\n")
+    child = write(tmp_path, "child.yaml", "extends: base.yaml\n" + MINIMAL)
+
+    problem = only_problem(child, overrides={"work.severity_shares": [0.5, 0.5, 0.5]})
+
+    assert str(problem) == "<override>:?: work.severity_shares: severity_shares must sum to 1"
+
+
+def test_a_rule_broken_in_a_file_is_reported_at_the_field_that_breaks_it(tmp_path):
+    path = write(tmp_path, "s.yaml", MINIMAL + "work:\n  lines_per_coding_hour: 20\n  severity_shares: [0.5, 0.5, 0.5]\n")
+
+    problem = only_problem(path)
+
+    assert (problem.line, problem.field) == (4, "work.severity_shares")
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"simulation.warm_up": "20w"}, "simulation.warm_up"),
+        ({"simulation.duration": "1h"}, "simulation.duration"),
+        ({"team.calendar.day_start_hour": 20}, "team.calendar.day_start_hour"),
+        ({"review.reviewers": 1}, "review.reviewers"),
+        ({"work.feature_effort.p90": "1h"}, "work.feature_effort.p90"),
+    ],
+)
+def test_rules_across_fields_name_the_field_the_override_set(tmp_path, override, field):
+    path = write(
+        tmp_path, "s.yaml",
+        MINIMAL + "simulation: {duration: 4w, warm_up: 1w}\nwork: {feature_effort: {dist: lognormal, median: 16h, p90: 60h}}\n",
+    )
+
+    problem = only_problem(path, overrides=override)
+
+    assert (problem.file, problem.field) == ("<override>", field)
+
+
+# --- Folders, devices and pipes (item 10) -------------------------------------------------
+
+
+@pytest.mark.parametrize(("target", "kind"), [(".", "a folder"), ("/dev/zero", "a character device"), ("/dev/null", "a character device")])
+def test_extends_naming_something_that_is_not_a_file_says_what_it_is(tmp_path, target, kind):
+    problem = only_problem(write(tmp_path, "s.yaml", f"extends: {target}\n" + MINIMAL))
+
+    assert (problem.line, problem.field) == (1, "extends")
+    assert f"is {kind}" in problem.message and "not found" not in problem.message
+
+
+def test_a_folder_or_device_given_as_the_scenario_is_named_as_such(tmp_path):
+    assert "is a folder, not a scenario file" in only_problem(tmp_path).message
+    assert "is a character device, not a scenario file" in only_problem(Path("/dev/zero")).message
+
+
+def make_fifo(path: Path) -> Path:
+    if not hasattr(__import__("os"), "mkfifo"):
+        pytest.skip("no named pipes here")
+    __import__("os").mkfifo(path)
+    return path
+
+
+def test_a_named_pipe_nothing_writes_to_is_refused_at_once_instead_of_hanging(tmp_path):
+    fifo = make_fifo(tmp_path / "fifo")
+
+    started = time.monotonic()
+    problem = only_problem(fifo)
+
+    assert time.monotonic() - started < 2
+    assert "is a pipe that nothing wrote to" in problem.message
+
+
+def test_extends_naming_a_named_pipe_says_it_is_a_pipe(tmp_path):
+    make_fifo(tmp_path / "fifo")
+
+    problem = only_problem(write(tmp_path, "s.yaml", "extends: fifo\n" + MINIMAL))
+
+    assert "is a pipe that nothing wrote to" in problem.message and problem.file == str(tmp_path / "fifo")
+
+
+def test_a_pipe_that_delivers_a_scenario_is_read_and_can_be_read_twice(tmp_path):
+    import os
+    import threading
+
+    fifo = make_fifo(tmp_path / "fifo")
+
+    def feed():
+        with open(fifo, "w", encoding="utf-8") as handle:  # blocks until the loader opens the pipe
+            handle.write(MINIMAL + "ci: {runners: 7}\n")
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    deadline = time.monotonic() + 10
+    scenario = None
+    while scenario is None and time.monotonic() < deadline:  # the writer may not have opened it yet
+        try:
+            scenario = load_scenario(fifo)
+        except ScenarioError as error:
+            assert "nothing wrote to" in str(error)
+            time.sleep(0.05)
+    writer.join(5)
+
+    assert scenario is not None and scenario.ci.runners == 7
+    assert load_scenario(fifo) == scenario  # validate reads a file twice; the pipe's bytes are kept
+    os.unlink(fifo)
+
+
+def test_a_pipe_that_stays_silent_is_given_up_after_the_pipe_timeout(tmp_path, monkeypatch):
+    import os
+
+    from trunksim.scenario import yamltree
+
+    monkeypatch.setattr(yamltree, "PIPE_SECONDS", 0.3)
+    fifo = make_fifo(tmp_path / "fifo")
+    keep_open = os.open(fifo, os.O_RDWR)  # a writer that never writes
+    try:
+        started = time.monotonic()
+        problem = only_problem(fifo)
+    finally:
+        os.close(keep_open)
+
+    assert time.monotonic() - started < 3 and "nothing more came through this pipe in 0.3 s" in problem.message
+
+
+def test_validate_reads_process_substitution(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash for <(...)")
+    good = write(tmp_path, "good.yaml", MINIMAL)
+    child = write(tmp_path, "child.yaml", "extends: good.yaml\nname: child\n")
+    command = f"{sys.executable} -m trunksim validate <(cat {good}) && {sys.executable} -m trunksim validate <(cat {child})"
+
+    done = subprocess.run([bash, "-c", command], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["1 scenario file(s) valid"] * 2  # extends of a pipe: the current folder
+
+
+def test_a_pipe_that_extends_a_missing_file_says_where_it_looked(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash for <(...)")
+    child = write(tmp_path, "child.yaml", "extends: absent.yaml\n" + MINIMAL)
+
+    done = subprocess.run([bash, "-c", f"{sys.executable} -m trunksim validate <(cat {child})"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    assert done.returncode == 1 and len(done.stdout.splitlines()) == 1
+    assert "relative to the current folder, as this file came through a pipe" in done.stdout

@@ -36,6 +36,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetJsonSchem
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from trunksim.scenario.problems import FieldsError
 from trunksim.units import (
     CLOCK,
     WORKING,
@@ -103,7 +104,7 @@ class LogNormal(Distribution):
     @model_validator(mode="after")
     def _p90_not_below_median(self) -> "LogNormal":
         if self.p90 < self.median:
-            raise ValueError("p90 must be at least the median")
+            raise FieldsError("p90 must be at least the median", "p90", "median")
         return self
 
     @property
@@ -128,7 +129,7 @@ class Uniform(Distribution):
     @model_validator(mode="after")
     def _ordered(self) -> "Uniform":
         if self.high < self.low:
-            raise ValueError("high must be at least low")
+            raise FieldsError("high must be at least low", "high", "low")
         return self
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
@@ -149,7 +150,7 @@ class Triangular(Distribution):
     @model_validator(mode="after")
     def _ordered(self) -> "Triangular":
         if not (self.low <= self.mode <= self.high) or self.low == self.high:
-            raise ValueError("need low <= mode <= high and low < high")
+            raise FieldsError("need low <= mode <= high and low < high", "mode", "low", "high")
         return self
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:

@@ -13,15 +13,15 @@ without an import cycle.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from trunksim.scenario.problems import ROOT, FatalProblems, Problem, ScenarioError, problem_from_error, show_value
+from trunksim.scenario.problems import OVERRIDE, ROOT, FatalProblems, Problem, ScenarioError, problem_from_error, show_value
 from trunksim.scenario.yamltree import Node, plain_value, tree_from_plain
 
-OVERRIDE = "<override>"
-"""The file name reported for problems in overrides (``--set``, ``with_overrides``)."""
+__all__ = ["OVERRIDE", "apply_overrides", "apply_to_tree", "check_valid", "validate_tree"]
 
 _PATHS = "allowed: dotted paths to fields, such as ci.runners"
 
@@ -48,6 +48,12 @@ def _set(root: Node, dotted: Any, value: Any) -> Problem | None:
     parts = dotted.split(".") if isinstance(dotted, str) else [""]
     if not all(part and part.strip() == part for part in parts):
         return Problem(OVERRIDE, None, str(dotted) or ROOT, f"malformed field path ({_PATHS})")
+    if parts[0] == "extends":
+        message = (
+            "extends is read only from a scenario file, when the file is loaded, so it cannot be overridden "
+            "(allowed: write extends: in the file, or load the file you want to start from)"
+        )
+        return Problem(OVERRIDE, None, dotted, message)
     node = root
     for depth, part in enumerate(parts[:-1]):
         child = node.child(part)
@@ -84,7 +90,7 @@ def validate_tree(model: type[M], root: Node, problems: list[Problem]) -> M:
     try:
         validated = model.model_validate(data)
     except ValidationError as exc:
-        seen = {problem.field for problem in refused}
+        seen = {problem.field for problem in problems}  # already reported where it was written (NaN, 0x10, ...)
         for error in exc.errors(include_url=False):
             problem = problem_from_error(error, root.locate, model)
             if problem.field not in seen:
@@ -122,3 +128,72 @@ def apply_overrides(instance: M, overrides: Mapping[str, Any]) -> M:
     except FatalProblems as exc:
         raise ScenarioError(exc.problems) from None
     return validate_tree(type(instance), root, problems)
+
+
+def _first_difference(a: Any, b: Any, path: tuple = ()) -> tuple:
+    """The first path at which two plain values differ (``()`` if they are equal there)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in [*a, *(k for k in b if k not in a)]:
+            if key not in a or key not in b:
+                return (*path, key)
+            found = _first_difference(a[key], b[key], (*path, key))
+            if found:
+                return found
+        return ()
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b)):
+            found = _first_difference(x, y, (*path, index))
+            if found:
+                return found
+        return ()
+    return () if a == b and type(a) is type(b) else (path or (ROOT,))
+
+
+def check_valid(instance: M, where: str | None = None) -> M:
+    """``instance`` if the schema accepts it as it is; every problem, located, otherwise.
+
+    Models are validated when they are made (loading, :func:`apply_overrides`), but
+    ``instance.model_copy(update=...)`` copies values in without validation. Running
+    such an instance could give numbers from a scenario the schema refuses (zero CI
+    runners), so the run functions check again here: it costs a fraction of a millisecond.
+
+    Parameters
+    ----------
+    instance : BaseModel
+        The model (a scenario).
+    where : str, optional
+        The file name problems name; default ``<scenario 'NAME'>`` (or ``<model>``).
+
+    Returns
+    -------
+    BaseModel
+        ``instance`` itself.
+
+    Raises
+    ------
+    ScenarioError
+        With every problem the schema finds, or naming the first field whose value the
+        schema would have changed (a value copied in unvalidated, such as text for a number).
+    """
+    if where is None:
+        name = getattr(instance, "name", None)
+        where = f"<scenario {name!r}>" if isinstance(name, str) else "<model>"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydantic warns when it dumps a value of the wrong type
+        data = instance.model_dump(mode="json")
+    try:
+        again = type(instance).model_validate(data)
+    except ValidationError:
+        validate_tree(type(instance), tree_from_plain(data, where), [])
+        raise  # pragma: no cover - validate_tree raises for what model_validate refused
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cleaned = again.model_dump(mode="json")
+    if cleaned != data:
+        field = ".".join(map(str, _first_difference(data, cleaned)))
+        message = (
+            "was set without validation (model_copy(update=...)) to a value the schema reads differently "
+            "(allowed: change a scenario with with_overrides, which validates)"
+        )
+        raise ScenarioError([Problem(where, None, field or ROOT, message)])
+    return instance

@@ -28,6 +28,9 @@ from trunksim.units import duration_unit
 ROOT = "<root>"
 """The field path reported for problems with a whole document."""
 
+OVERRIDE = "<override>"
+"""The file name reported for problems in overrides (``--set``, ``with_overrides``, sweeps)."""
+
 _NOUNS = {"name": "strategy", "dist": "distribution"}
 _BOUNDS = ((annotated_types.Gt, ">"), (annotated_types.Ge, ">="), (annotated_types.Lt, "<"), (annotated_types.Le, "<="))
 
@@ -83,6 +86,27 @@ class ScenarioError(ValueError):
 
     def __reduce__(self):
         return (type(self), (self.problems,))
+
+
+class FieldsError(ValueError):
+    """A rule broken by the fields of one section together, naming those fields.
+
+    Raised by a section's own validator (``warm_up`` must be shorter than ``duration``),
+    so the problem is located at the field that broke it — at ``<override>`` when an
+    override set one of them, else at the first field named — instead of at the section.
+
+    Parameters
+    ----------
+    message : str
+        The rule, as a problem states it.
+    *fields : str or tuple
+        The fields involved, in the section, most likely culprit first; a tuple is a
+        path below the section (``("grid", "ci.runners")``).
+    """
+
+    def __init__(self, message: str, *fields: str | tuple) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class FatalProblems(Exception):
@@ -303,5 +327,11 @@ def problem_from_error(
         The model that was validated (the scenario), whose annotations say what is allowed.
     """
     path, message = _explain(error, _place(tuple(error["loc"]), model), model)
+    fields = getattr((error.get("ctx") or {}).get("error"), "fields", ())
+    if error["type"] == "value_error" and fields:  # a rule about several fields: point at one of them
+        below = [name if isinstance(name, tuple) else (name,) for name in fields]
+        places = [((*path, *part), locate((*path, *part))) for part in below]
+        path, (file, line) = next((place for place in places if place[1][0] == OVERRIDE), places[0])
+        return Problem(file, line, dotted_path(path), message)
     file, line = locate(path)
     return Problem(file, line, dotted_path(path), message)

@@ -2,7 +2,8 @@
 
 A scenario is one YAML document validated against :class:`Scenario`. Models are strict
 (``extra="forbid"``: a misspelt key is an error, never silently ignored) and frozen
-(values cannot be changed after loading; use :meth:`Scenario.with_overrides`).
+(values cannot be changed after loading; use :meth:`Scenario.with_overrides`, which
+validates: ``model_copy(update=...)`` does not, so the run functions check again).
 
 Units: every duration is typed with its unit (:mod:`trunksim.units`). **Clock hours**
 are simulation time: machines, pipelines, cadences and incidents (the on-call works
@@ -17,6 +18,7 @@ eight working on a web service and are cited where a published figure exists (se
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Annotated, Any, Literal, Mapping, Optional
 
@@ -39,6 +41,7 @@ from trunksim.scenario.mechanisms import (
     TestSelection,
 )
 from trunksim.scenario.overrides import apply_overrides
+from trunksim.scenario.problems import FieldsError, show_value
 from trunksim.strategies.registry import parameter_union
 from trunksim.units import WORKING, ClockHours, PositiveClockHours, PositiveWorkingHours
 
@@ -90,7 +93,7 @@ class Calendar(Section):
     @model_validator(mode="after")
     def _day_fits(self) -> "Calendar":
         if self.day_start_hour + self.hours_per_day > 24:
-            raise ValueError("day_start_hour + hours_per_day must not pass midnight")
+            raise FieldsError("day_start_hour + hours_per_day must not pass midnight", "day_start_hour", "hours_per_day")
         return self
 
 
@@ -135,7 +138,7 @@ class Work(Section):
     @model_validator(mode="after")
     def _shares_sum_to_one(self) -> "Work":
         if abs(sum(self.severity_shares) - 1.0) > 1e-6:
-            raise ValueError("severity_shares must sum to 1")
+            raise FieldsError("severity_shares must sum to 1", "severity_shares")
         return self
 
 
@@ -173,7 +176,7 @@ class Review(Section):
     @model_validator(mode="after")
     def _two_reviewers(self) -> "Review":
         if self.reviewers == 1:
-            raise ValueError("reviewers must be 0 (everyone) or at least 2, so an author never waits for themselves")
+            raise FieldsError("reviewers must be 0 (everyone) or at least 2, so an author never waits for themselves", "reviewers")
         return self
 
 
@@ -330,7 +333,9 @@ class Simulation(Section):
     replications: Annotated[int, Field(ge=1, le=100_000)] = Field(20, description="replications per scenario, runs")
     seed: Annotated[int, Field(ge=0, lt=2**63)] = Field(1, description="root seed of all random streams")
     max_events: Annotated[int, Field(ge=1000)] = Field(
-        20_000_000, description="a replication stops with an error after this many simulation events, events"
+        5_000_000,
+        description="a replication stops with an error after this many simulation events (a shipped scenario needs "
+        "~10,000; 5,000,000 take about a minute), and a scenario estimated to need more is refused before it runs, events",
     )
     max_wall_seconds: Annotated[float, Field(gt=0)] = Field(
         900.0, description="a replication stops with an error after this much real time, seconds"
@@ -339,8 +344,107 @@ class Simulation(Section):
     @model_validator(mode="after")
     def _warm_up_inside(self) -> "Simulation":
         if self.warm_up >= self.duration:
-            raise ValueError("warm_up must be shorter than duration")
+            raise FieldsError("warm_up must be shorter than duration", "warm_up", "duration")
         return self
+
+
+SWEEP_REFUSED: dict[str, str] = {
+    "simulation.seed": (
+        "every point of a sweep runs with the same root seed, so the points are paired (common random numbers) "
+        "(allowed: run the sweep once per seed, with --seed or seed=)"
+    ),
+    "simulation.replications": (
+        "every point of a sweep runs the same replications (allowed: set them for the whole run, with -n or replications=)"
+    ),
+    "strategy": (
+        "its column would take the place of the results' strategy column "
+        "(allowed: sweep one of its parameters, such as strategy.max_change_lines, give each strategy its own "
+        "scenario file, or use sweep variants that set strategy)"
+    ),
+    "sweep": "a sweep cannot change sweeps (allowed: fields of the scenario)",
+}
+"""Field paths a sweep may not set, and why: a value that would be ignored or would break
+the results table. ``strategy`` is refused in a grid only (its column); a variant may set it."""
+
+_GRID_ONLY = ("strategy",)
+
+
+def sweep_path_problem(path: str, grid: bool = True) -> str | None:
+    """Why a sweep may not set the dotted ``path`` (None: it may).
+
+    A path is refused if it is one of :data:`SWEEP_REFUSED` or holds one (``simulation``
+    holds ``simulation.seed``); with ``grid=False`` (a variant's ``set``), the whole
+    ``strategy`` is allowed, since a variant has no column of its own per path.
+    """
+    for refused, why in SWEEP_REFUSED.items():
+        if not grid and refused in _GRID_ONLY:
+            continue
+        if path == refused or (refused == "sweep" and path.startswith("sweep.")):  # strategy.x may be swept
+            return f"cannot be swept: {why}"
+        if refused.startswith(path + "."):
+            return f"cannot be swept as a whole: it holds {refused}, which cannot be swept: {why}"
+    return None
+
+
+def _same_value_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def sweep_problems(grid: Mapping[str, Any], variants: Any = ()) -> list[tuple[tuple, str]]:
+    """What is wrong with a sweep before any point is made: ``(where, message)`` pairs.
+
+    ``where`` is the place inside the sweep (``("grid", "ci.runners")``,
+    ``("variants", 0, "set", "simulation.seed")``). Checked: paths a sweep may not set
+    (:func:`sweep_path_problem`), a path with no values or with a value given twice, two
+    grid paths of which one holds the other, two variants with one name, and more than
+    :data:`MAX_SWEEP_POINTS` points.
+    """
+    problems: list[tuple[tuple, str]] = []
+    paths = [str(path) for path in grid]
+    for path in paths:
+        values = grid[path]
+        refused = sweep_path_problem(path)
+        if refused:
+            problems.append((("grid", path), refused))
+        elif len(values) == 0:
+            problems.append((("grid", path), "has no values (allowed: a list of one value or more)"))
+        else:
+            seen: set[str] = set()
+            for value in values:
+                key = _same_value_key(value)
+                if key in seen:
+                    problems.append(
+                        (("grid", path), f"the value {show_value(value)} is given twice (allowed: each value once; "
+                         "a repeated value makes two identical points)")
+                    )
+                    break
+                seen.add(key)
+        outer = next((other for other in paths if path.startswith(other + ".")), None)
+        if outer is not None:
+            problems.append(
+                (("grid", path), f"{path} is inside {outer}, which the sweep also sets (allowed: paths that do not hold each other)")
+            )
+    names: dict[str, int] = {}
+    for index, variant in enumerate(variants):
+        name = variant.get("name") if isinstance(variant, Mapping) else getattr(variant, "name", None)
+        settings = variant.get("set", {}) if isinstance(variant, Mapping) else getattr(variant, "set", {})
+        for path in settings or {}:
+            refused = sweep_path_problem(str(path), grid=False)
+            if refused:
+                problems.append((("variants", index, "set", path), refused))
+        if name in names:
+            problems.append(
+                (("variants", index, "name"), f"variant name {show_value(name)} is also variant {names[name] + 1}'s "
+                 "(allowed: a different name for each variant)")
+            )
+        names.setdefault(name, index)
+    points = math.prod(len(grid[path]) for path in paths) if paths else 0
+    if points + len(variants) > MAX_SWEEP_POINTS:
+        problems.append(
+            ((), f"the sweep has {points + len(variants):,} points (allowed: at most {MAX_SWEEP_POINTS:,}; "
+             "split it into several sweeps)")
+        )
+    return problems
 
 
 class Variant(Section):
@@ -351,7 +455,12 @@ class Variant(Section):
 
 
 class Sweep(Section):
-    """A parameter sweep: every combination of ``grid``, and each of ``variants``."""
+    """A parameter sweep: every combination of ``grid``, and each of ``variants``.
+
+    Paths a sweep may not set (:data:`SWEEP_REFUSED`: the seed and the replications,
+    shared by every point; the whole strategy), empty lists, repeated values, grid paths
+    holding each other and repeated variant names are refused where they are written.
+    """
 
     grid: dict[str, tuple[Any, ...]] = Field(
         default_factory=dict, description="dotted field path -> list of values; every combination is run"
@@ -359,13 +468,13 @@ class Sweep(Section):
     variants: tuple[Variant, ...] = Field((), description="named sets of overrides, each run as it is")
 
     @model_validator(mode="after")
-    def _not_too_many_points(self) -> "Sweep":
-        points = math.prod(len(values) for values in self.grid.values()) if self.grid else 0
-        if points + len(self.variants) > MAX_SWEEP_POINTS:
-            raise ValueError(
-                f"the sweep has {points + len(self.variants):,} points (allowed: at most {MAX_SWEEP_POINTS:,}; "
-                "split it into several sweeps)"
-            )
+    def _a_sweep_that_can_run(self) -> "Sweep":
+        problems = sweep_problems(self.grid, self.variants)
+        if problems:
+            where, message = problems[0]
+            if not where:  # the whole sweep (too many points)
+                raise ValueError(message)
+            raise FieldsError(message, where)
         return self
 
 
@@ -394,7 +503,13 @@ class Scenario(Section):
     sweep: Optional[Sweep] = Field(None, description="optional sweep: a grid of values or a list of named variants")
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
-        """Return a new scenario with dotted-path fields replaced.
+        """Return a new scenario with dotted-path fields replaced: the way to change a scenario.
+
+        ``model_copy(update=...)``, pydantic's own copy, puts values in *without*
+        validation (``ci.runners = 0`` would pass); :func:`trunksim.run`,
+        :func:`trunksim.simulate` and :func:`trunksim.sweep` check a scenario again
+        before it runs and refuse such a one with the problem located at
+        ``<scenario 'NAME'>``.
 
         Parameters
         ----------

@@ -13,11 +13,21 @@ The estimate follows the work the scenario describes (per replication; time in h
     developer_hours = developers × working hours per week × weeks
     cost per change = coding (mean feature effort ÷ changes per feature)
                       + review (mean duration × (lines / reference_lines) ** size_exponent)
-                      + fixing its expected defects + triaging red CI runs
+                      + fixing its expected defects + triaging every red CI cycle
                       + P(it breaks the build) × (revert + fix)
     changes         = developer_hours ÷ cost per change        (a fixed point: P(break)
                                                                 grows with the merge rate)
+    CI runs         = changes × builds × (cycles × runs per cycle + defects), at most the
+                      pool's capacity beyond the runs a change needs anyway
     events          = 1.2·coding blocks + 2·changes + 1.5·CI runs + 5·deployments + 2·developers
+                      + the ticks of periodic processes + the merge queue's runs
+
+A CI *cycle* is a run and its automatic retries: it comes back red with
+``q = flaky ** (retries + 1)``, and then someone triages it and it runs again, so a
+change needs ``1 / (1 - q)`` cycles of ``(1 - q) / (1 - flaky)`` runs each. With every
+run flaky (``q = 1``) the cycles never end: the team then triages red runs for the whole
+run, so the runs are ``developer_hours ÷ triage time × runs per cycle``, as many as the
+runners can take (a zero-hour triage or CI run loops without time passing: unbounded).
 
 Changes per feature and the interval between the strategy's own releases are the
 strategy's answers (:meth:`~trunksim.strategies.base.StrategyParams.changes_per_feature`,
@@ -28,11 +38,15 @@ breaks (``1 - (1 - q)^n`` for ``n`` merges during a change's CI run) and slows t
 down, so a year of sub-second coding with the shipped review and CI is ~4·10⁵ events,
 not absurd; with an instant pipeline and forty developers it is. The estimate is the
 work *asked for*: a CI pool far too small for the team is not credited with starving it
-(the message says so). The coefficients were fitted to measured SimPy event counts of
-the shipped scenarios and of 68 variants stretching every parameter above; every
-estimate lies within 0.63–2.01× of the measured count (``docs/reliability.md``), far
-inside the three orders of magnitude between a shipped scenario (~10⁴ events) and the
-default bound (2·10⁷).
+(the message says so); only red cycles beyond that work wait for the runners. The
+coefficients were fitted to measured SimPy event counts of the shipped scenarios and of
+68 variants stretching every parameter above; every estimate lies within 0.63–2.01× of
+the measured count (``docs/reliability.md``), far inside the factor of 500 between a
+shipped scenario (~10⁴ events) and the default bound (5·10⁶, about a minute of one core).
+
+When a scenario is refused, the field named is the one whose schema default would
+shrink the estimate most (:data:`_CANDIDATES`, and the strategy's batch field): a focus
+block of a third of a second is blamed on ``team.focus_block``, not on the team's size.
 """
 
 from __future__ import annotations
@@ -58,7 +72,11 @@ EVENTS_PER_CHANGE = 2.0
 EVENTS_PER_CI_RUN = 1.5
 EVENTS_PER_DEPLOYMENT = 5.0
 EVENTS_PER_DEVELOPER = 2.0
+EVENTS_PER_QUEUED_CHANGE = 3.0
 """Fitted SimPy events per unit of work (see the module docstring), events."""
+
+_MANY_CYCLES = 1e12
+"""Red CI cycles per change when every run fails (``q = 1``): unbounded, kept finite for the arithmetic."""
 
 _LONGEST_MEAN_HOURS = 1e12
 """Means beyond this are taken as this, hours: keeps the arithmetic finite (0 × inf would be NaN)."""
@@ -86,6 +104,8 @@ class SizeEstimate:
         SimPy events scheduled, events (what ``simulation.max_events`` bounds).
     replications : int
         Replications a run of the scenario makes by default, runs.
+    coding_blocks : float
+        Focus blocks of coding (``team.focus_block`` each at most), blocks.
     """
 
     developer_hours: float
@@ -96,6 +116,7 @@ class SizeEstimate:
     deployments: float
     events: float
     replications: int
+    coding_blocks: float = 0.0
 
 
 def _mean(distribution: Any) -> float:
@@ -134,11 +155,16 @@ def estimate(scenario: Scenario) -> SizeEstimate:
 
     review_hours = _mean(review.duration) * (lines / review.reference_lines) ** review.size_exponent if review.enabled else 0.0
     defects = work.defects_per_100_lines * lines / 100.0
-    red_run = ci.flaky_failure_probability ** (ci.automatic_retries + 1) + defects * ci.defect_detection_probability
-    cost_per_change = effort_per_change + review_hours + defects * _mean(work.fix_time) + red_run * _mean(ci.triage_time)
+    flaky, retries = ci.flaky_failure_probability, ci.automatic_retries
+    q = flaky ** (retries + 1)  # a whole cycle (a run and its retries) fails flakily
+    runs_per_cycle = float(retries + 1) if flaky >= 1.0 else (1.0 - q) / (1.0 - flaky)
+    red_cycles = min(q / (1.0 - q), _MANY_CYCLES) if q < 1.0 else _MANY_CYCLES  # before a green one
+    builds = 2.0 if ci.post_merge else 1.0  # the change's own CI, then its target's post-merge build
+    red_per_change = builds * red_cycles + defects * ci.defect_detection_probability
+    cost_per_change = effort_per_change + review_hours + defects * _mean(work.fix_time) + red_per_change * _mean(ci.triage_time)
     cost_per_change = max(cost_per_change, 1e-12)  # a feature cut into ever more pieces costs at least something
 
-    runs_per_change = (1.0 + ci.flaky_failure_probability + defects) * (2.0 if ci.post_merge else 1.0)
+    runs_per_change = builds * ((1.0 + red_cycles) * runs_per_cycle + defects)
 
     # Semantic breakage slows a busy team down: a change merged after n others landed
     # since its CI base breaks the build with 1 - (1 - q)^n, and each break costs a
@@ -147,11 +173,11 @@ def estimate(scenario: Scenario) -> SizeEstimate:
     working_hours = max(duration * hours_per_week / 168.0, 1e-12)
     ci_window = _mean(ci.duration) * (1.0 + ci.flaky_failure_probability)
     break_cost = _mean(work.fix_time) + (ci.revert_time if ci.post_merge else 0.0)
-    q = scenario.merging.semantic_breakage_probability
+    breakage = scenario.merging.semantic_breakage_probability
 
     def cost(changes: float) -> float:
         concurrent = min(changes / working_hours * ci_window, 1e9)
-        return cost_per_change + (1.0 - (1.0 - q) ** concurrent) * break_cost
+        return cost_per_change + (1.0 - (1.0 - breakage) ** concurrent) * break_cost
 
     low, high = 0.0, min(developer_hours / cost_per_change, 1e300)
     for _ in range(60):  # bisection: developer_hours / cost(c) - c falls as c grows
@@ -169,37 +195,51 @@ def estimate(scenario: Scenario) -> SizeEstimate:
 
     blocks = changes * max(1.0, effort_per_change / team.focus_block + 0.5)
     ci_runs = changes * runs_per_change
+    needed = changes * builds * (1.0 + defects)  # the runs a change needs anyway: asked for, whatever the pool
+    capacity = ci.runners * duration / _mean(ci.duration) if _mean(ci.duration) > 0 else math.inf
+    ci_runs = min(ci_runs, max(needed, capacity))  # red cycles beyond that wait for a runner
+    queue = getattr(scenario, "merge_queue", None)
+    if queue is not None and queue.enabled:  # a queue run per batch, runs thrown away behind a failure, bisection
+        ci_runs += changes * (1.0 / queue.max_batch + queue.speculation_depth * (1.0 - (1.0 - flaky) ** queue.max_batch))
     events = (
         EVENTS_PER_CODING_BLOCK * blocks
         + EVENTS_PER_CHANGE * changes
         + EVENTS_PER_CI_RUN * ci_runs
         + EVENTS_PER_DEPLOYMENT * deployments
         + EVENTS_PER_DEVELOPER * team.developers
+        + _ticks(scenario, duration)
     )
+    if queue is not None and queue.enabled:
+        events += EVENTS_PER_QUEUED_CHANGE * changes
     if math.isnan(events):  # only for absurd inputs (a duration of 1e308 hours): call it unbounded
         events = math.inf
     return SizeEstimate(
         developer_hours=developer_hours, features=changes / per_feature, changes_per_feature=per_feature,
         changes=changes, ci_runs=ci_runs, deployments=deployments, events=events,
-        replications=scenario.simulation.replications,
+        replications=scenario.simulation.replications, coding_blocks=blocks,
     )
 
 
-_CAUSES = {
-    "team.developers": lambda sc, size: sc.team.developers / 8.0,
-    "simulation.duration": lambda sc, size: sc.simulation.duration / (12 * 168.0),
-    "work.feature_effort": lambda sc, size: 27.0 / max(_mean(sc.work.feature_effort), ENGINE_MIN_FEATURE_EFFORT_HOURS),
-}
-"""How far a field is above the shipped base team (``scenarios/_base.yaml``: 8 developers,
-12 weeks, 27 h mean feature effort): the largest names the cause. The strategy's batch
-field (``StrategyParams.batch_field``) is measured against its own
-``reference_changes_per_feature``."""
+def _ticks(scenario: Scenario, duration: float) -> float:
+    """Events of processes that wake on a clock whatever the work (the error budget's burn-rate check)."""
+    budget = getattr(scenario, "error_budget", None)
+    if budget is not None and budget.enabled:
+        return duration / max(budget.check_every, 1e-300)
+    return 0.0
 
-_ADVICE = {
+
+_CANDIDATES: dict[str, str] = {
     "team.developers": "fewer team.developers",
     "simulation.duration": "a shorter simulation.duration",
     "work.feature_effort": "a longer work.feature_effort",
+    "team.focus_block": "a longer team.focus_block",
+    "ci.flaky_failure_probability": "a lower ci.flaky_failure_probability",
+    "ci.triage_time": "a longer ci.triage_time",
+    "ci.duration": "a longer ci.duration",
+    "error_budget.check_every": "a longer error_budget.check_every",
 }
+"""Fields that multiply a replication's events, with the advice for each. The strategy's
+batch field (``StrategyParams.batch_field``) is a candidate too, with its own advice."""
 
 
 def _batch(scenario: Scenario) -> tuple[str, str, float] | None:
@@ -210,15 +250,46 @@ def _batch(scenario: Scenario) -> tuple[str, str, float] | None:
     return f"strategy.{params.batch_field}", params.batch_advice, params.reference_changes_per_feature
 
 
+def _default(model: Any, name: str) -> Any:
+    info = type(model).model_fields[name]
+    return info.get_default(call_default_factory=True)
+
+
+def _reset(scenario: Scenario, dotted: str) -> Scenario | None:
+    """``scenario`` with the field at ``dotted`` back at its schema default (unvalidated; for the estimate only)."""
+    parts = dotted.split(".")
+    chain: list[Any] = [scenario]
+    for part in parts[:-1]:
+        chain.append(getattr(chain[-1], part, None))
+        if chain[-1] is None:
+            return None
+    if parts[-1] not in type(chain[-1]).model_fields:
+        return None
+    value = _default(chain[-1], parts[-1])
+    for model, part in zip(reversed(chain), reversed(parts)):
+        value = model.model_copy(update={part: value})
+    return value
+
+
 def _cause(scenario: Scenario, size: SizeEstimate) -> tuple[str, str]:
-    """The field that makes the scenario big (the one furthest above the shipped team's value) and the advice."""
-    ratios = {field: (ratio(scenario, size), _ADVICE[field]) for field, ratio in _CAUSES.items()}
+    """The field that makes the scenario big, and the advice: the one whose default value shrinks the estimate most."""
+    candidates = dict(_CANDIDATES)
     batch = _batch(scenario)
     if batch is not None:
-        field, advice, reference = batch
-        ratios[field] = (size.changes_per_feature / reference, advice)
-    field = max(ratios, key=lambda name: ratios[name][0])
-    return field, ratios[field][1]
+        candidates[batch[0]] = batch[1]
+    best, best_ratio = "team.developers", 0.0
+    for field in candidates:
+        reset = _reset(scenario, field)
+        if reset is None:
+            continue
+        try:
+            smaller = estimate(reset).events
+        except Exception:  # pragma: no cover - a default that does not fit the rest: not this field
+            continue
+        ratio = size.events / smaller if smaller > 0 else math.inf
+        if ratio > best_ratio * 1.0001:  # ties: the first candidate (the team's size, the run's length, ...)
+            best, best_ratio = field, ratio
+    return best, candidates[best]
 
 
 def _refuse(scenario: Scenario, file: str | os.PathLike | None, overrides: Mapping[str, Any], field: str, message: str) -> ScenarioError:
@@ -278,7 +349,7 @@ def check_size(
         message = (
             f"one replication would need about {size.events:,.0f} simulation events, more than {bound}: "
             f"{scenario.team.developers:,} developers, {size.developer_hours:,.0f} developer-hours, "
-            f"~{size.changes:,.0f} changes, ~{size.ci_runs:,.0f} CI runs{starved} "
+            f"~{size.changes:,.0f} changes in ~{size.coding_blocks:,.0f} focus blocks, ~{size.ci_runs:,.0f} CI runs{starved} "
             f"(allowed: {advice}, or raise simulation.max_events if this size is meant)"
         )
         raise _refuse(scenario, file, overrides or {}, field, message)

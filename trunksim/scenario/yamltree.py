@@ -8,7 +8,18 @@ as overrides become trees of the same kind, so every later problem can be locate
 
 Files are untrusted input. Tags (``!!python/object`` and the like) are refused, duplicate
 keys are errors, and file size, nesting depth and alias expansion are bounded, so a
-hostile file fails fast instead of hanging or exhausting memory.
+hostile file fails fast instead of hanging or exhausting memory. Only regular files and
+pipes are read: a folder or a device (``/dev/zero``) is named as such, and a pipe is read
+without ever blocking for longer than :data:`PIPE_SECONDS` (a named pipe nothing writes
+to is reported at once, not waited on).
+
+Numbers are read as people write them, not as YAML 1.1's corners would have it: a whole
+number is decimal, so ``010``, ``0x10``, ``0b10`` and base-60 ``1:30`` (YAML 1.1's octal 8,
+hexadecimal 16, binary 2 and 90) are refused with the decimal spelling to use (quote
+them to mean text); and scientific notation is a number with or without a sign or a dot
+in the exponent (``1e3`` is 1000.0 and ``1e-1`` is 0.1, where YAML 1.1 reads both as text),
+in files and in ``--set`` alike. A whole-number field takes a number whose value is whole
+(``1e3`` runners are 1000 runners; ``2.5`` is refused).
 """
 
 from __future__ import annotations
@@ -17,6 +28,10 @@ import bisect
 import math
 import os
 import re
+import select
+import stat
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -35,11 +50,16 @@ MAX_EXTENDS = 32
 """Longest chain of ``extends`` files, files."""
 MAX_OVERRIDE_NODES = 1_000_000
 """Most values in the Python values given as overrides, values."""
+PIPE_SECONDS = 30.0
+"""Longest wait for a pipe (``<(...)``, a named pipe) to deliver the rest of a scenario, seconds."""
 
 _EXAMPLE = "a mapping of sections, at least strategy: {name: trunk-based}"
 _SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _MAP_TAG, _SEQ_TAG, _MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
 _NO_TAGS = "allowed: plain values, lists and mappings; no tags"
+_INT_TAG, _FLOAT_TAG, _STR_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:str"
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9_]*)")
+_SCIENTIFIC = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+")
 
 
 @dataclass(slots=True)
@@ -192,6 +212,13 @@ class _Composer:
         tag = self.tag(event, yaml.ScalarNode)
         if tag == _MERGE_TAG:  # "<<" anywhere but a key is just text
             return event.value
+        if event.tag in (None, "!") and event.implicit[0]:  # a plain scalar: numbers are decimal
+            if tag == _STR_TAG and _SCIENTIFIC.fullmatch(event.value):
+                tag = _FLOAT_TAG
+            elif (tag == _INT_TAG and not _DECIMAL.fullmatch(event.value)) or (tag == _FLOAT_TAG and ":" in event.value):
+                message = _not_decimal(event.value, tag, self.loader, event)
+                self.problems.append(Problem(self.file, self.lines.of(event.start_mark), dotted_path(path), message))
+                return event.value
         if tag not in _SCALAR_TAGS:
             raise self.fatal(event, f"tag {event.tag!r} is refused ({_NO_TAGS})", path)
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
@@ -243,6 +270,33 @@ class _Composer:
         return Node(value, node.file, node.line, node.key_line)
 
 
+def _not_decimal(text: str, tag: str, loader: Any, event: yaml.ScalarEvent) -> str:
+    """Why a plain number in octal, hexadecimal, binary or base 60 is refused, and the decimal spelling to use."""
+    try:
+        read = loader.yaml_constructors[tag](loader, yaml.ScalarNode(tag, text, event.start_mark, event.end_mark))
+    except Exception:  # pragma: no cover - every YAML 1.1 number reads
+        read = None
+    digits = text.replace("_", "").lstrip("+-").lower()
+    if ":" in text:
+        kind = "base-60"
+    elif digits.startswith("0x"):
+        kind = "hexadecimal"
+    elif digits.startswith("0b"):
+        kind = "binary"
+    else:
+        sign = "-" if text.startswith("-") else ""
+        return (
+            f"{text!r} has a leading zero, which YAML 1.1 reads as the octal number {read} "
+            f"(allowed: decimal whole numbers without leading zeros, such as {sign}{digits.lstrip('0') or '0'}; "
+            f"quote it to mean text: '{text}')"
+        )
+    duration = "; a duration is written like 1.5h or 90m" if kind == "base-60" else ""
+    return (
+        f"{text!r} is read by YAML 1.1 as the {kind} number {read} "
+        f"(allowed: decimal numbers, such as {read}{duration}; quote it to mean text: '{text}')"
+    )
+
+
 def parse_yaml(text: str, file: str) -> tuple[Node | None, list[Problem]]:
     """Parse one YAML document into a located tree (None if the document is empty)."""
     lines = _Lines(text)
@@ -268,15 +322,100 @@ def _reader_problem(exc: yaml.reader.ReaderError, text: str, file: str) -> Probl
     return Problem(file, line, ROOT, f"character U+{code:04X} is not allowed in YAML (allowed: printable text)")
 
 
-def _read(file: str) -> tuple[Node | None, list[Problem]]:
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+_PIPES: "OrderedDict[tuple[str, int, int], bytes]" = OrderedDict()
+"""What each pipe delivered, by (name, device, inode): a pipe can be read once, and
+``trunksim validate <(...)`` reads its file twice (once to validate, once to size it)."""
+
+
+def file_kind(path: str) -> str | None:
+    """What ``path`` is when it is not something a scenario can be read from (None: a file or a pipe).
+
+    Raises
+    ------
+    OSError, ValueError
+        As :func:`os.stat` (``FileNotFoundError`` when nothing is there).
+    """
+    mode = os.stat(path).st_mode
+    return next((kind for test, kind in _KINDS if test(mode)), None)
+
+
+def is_pipe(path: str) -> bool:
+    """Whether ``path`` is a pipe (``<(...)``, ``/dev/stdin`` from a pipe, or a named pipe made with mkfifo)."""
     try:
-        with open(file, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _read_pipe(file: str, handle: int, key: tuple[str, int, int]) -> bytes:
+    """All a pipe delivers until its writers close it, waiting at most PIPE_SECONDS for more."""
+    if key in _PIPES:
+        return _PIPES[key]
+    chunks: list[bytes] = []
+    size = 0
+    deadline = time.monotonic() + PIPE_SECONDS
+    while True:
+        try:
+            chunk = os.read(handle, 1 << 16)
+        except BlockingIOError:  # a writer is there, nothing written yet
+            left = deadline - time.monotonic()
+            if left <= 0:
+                message = f"nothing more came through this pipe in {PIPE_SECONDS:g} s (allowed: a scenario file, or a pipe that delivers one)"
+                raise FatalProblems(Problem(file, None, ROOT, message)) from None
+            select.select([handle], [], [], min(left, 1.0))
+            continue
+        if not chunk:  # every writer closed it (or there never was one)
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_FILE_BYTES:
+            break
+    data = b"".join(chunks)
+    if not data:
+        message = "is a pipe that nothing wrote to (allowed: a scenario file, or a pipe a process writes a scenario into)"
+        raise FatalProblems(Problem(file, None, ROOT, message))
+    _PIPES[key] = data
+    while len(_PIPES) > 8:
+        _PIPES.popitem(last=False)
+    return data
+
+
+def _read_bytes(file: str) -> bytes:
+    try:
+        kind = file_kind(file)
+        if kind is not None:
+            message = f"is {kind}, not a scenario file (allowed: a scenario file, or a pipe such as <(...))"
+            raise FatalProblems(Problem(file, None, ROOT, message))
+        # Never blocks: a named pipe without a writer opens at once and reads as ended.
+        handle = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise FatalProblems(Problem(file, None, ROOT, "file not found (allowed: an existing scenario file)")) from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
         reason = getattr(exc, "strerror", None) or exc
         raise FatalProblems(Problem(file, None, ROOT, f"cannot read the file: {reason} (allowed: a readable file)")) from None
+    try:
+        info = os.fstat(handle)
+        if stat.S_ISFIFO(info.st_mode):
+            return _read_pipe(file, handle, (file, info.st_dev, info.st_ino))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(handle, True)
+        with os.fdopen(handle, "rb", closefd=False) as stream:
+            return stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise FatalProblems(Problem(file, None, ROOT, f"cannot read the file: {reason} (allowed: a readable file)")) from None
+    finally:
+        os.close(handle)
+
+
+def _read(file: str) -> tuple[Node | None, list[Problem]]:
+    data = _read_bytes(file)
     if len(data) > MAX_FILE_BYTES:
         megabytes = MAX_FILE_BYTES // 2**20
         raise FatalProblems(Problem(file, None, ROOT, f"file is larger than {megabytes} MB (allowed: at most {megabytes} MB)"))
@@ -309,7 +448,11 @@ def load_tree(file: str, chain: tuple[tuple[str, str], ...], problems: list[Prob
     if not isinstance(extends.value, str) or not extends.value.strip():
         message = f"{show_value(extends.value)} is not a file name (allowed: a path relative to this file)"
         raise FatalProblems(Problem(file, extends.where, "extends", message))
-    parent = os.path.normpath(os.path.join(os.path.dirname(file), extends.value))
+    # A file read from a pipe (<(...)) has no folder: its extends is relative to the current folder.
+    piped = is_pipe(file)
+    folder = "" if piped else os.path.dirname(file)
+    relative = "relative to the current folder, as this file came through a pipe" if piped else "relative to this file"
+    parent = os.path.normpath(os.path.join(folder, extends.value))
     chain = (*chain, (file, os.path.realpath(file)))
     real_paths = [real for _, real in chain]
     if os.path.realpath(parent) in real_paths:
@@ -319,8 +462,15 @@ def load_tree(file: str, chain: tuple[tuple[str, str], ...], problems: list[Prob
     if len(chain) >= MAX_EXTENDS:
         message = f"more than {MAX_EXTENDS} files extend each other (allowed: at most {MAX_EXTENDS})"
         raise FatalProblems(Problem(file, extends.where, "extends", message))
-    if not os.path.isfile(parent):
-        message = f"file {extends.value!r} not found, looked for {parent} (allowed: a path relative to this file)"
+    try:
+        kind = file_kind(parent)
+    except (FileNotFoundError, NotADirectoryError):
+        message = f"file {extends.value!r} not found, looked for {parent} (allowed: a path {relative})"
+        raise FatalProblems(Problem(file, extends.where, "extends", message)) from None
+    except (OSError, ValueError):  # unreadable: reported in the parent, by reading it
+        kind = None
+    if kind is not None:
+        message = f"{extends.value!r} is {kind} ({parent}), not a scenario file (allowed: a path to a scenario file, {relative})"
         raise FatalProblems(Problem(file, extends.where, "extends", message))
     return _merge(load_tree(parent, chain, problems), tree)
 
