@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import signal
 import socket
 import struct
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -382,32 +383,40 @@ def completed(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: Optional
     Serially (``executor is None``) results come in order. On an interrupt, tasks not
     yet started are cancelled. An exception of a task is raised as it is. When the
     executor loses tasks (a worker process dies, the Dask scheduler goes away), every
-    result that did finish is still yielded, then :class:`ExecutorError` is raised.
+    result that did finish is still yielded, then :class:`ExecutorError` is raised. An
+    executor with a ``check()`` method (:class:`DaskExecutor`) is checked whenever no
+    result has come for :data:`HEALTH_CHECK_SECONDS`.
     """
     if executor is None:
         for index, task in enumerate(tasks):
             yield index, fn(task)
         return
-    futures: dict[Future, int] = {executor.submit(fn, task): index for index, task in enumerate(tasks)}
-    check = getattr(executor, "check", None)
-    lost: Optional[BaseException] = None
+    finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()  # filled by the futures as they finish
+    futures: dict[Future, int] = {}
     try:
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=HEALTH_CHECK_SECONDS if check else None, return_when=FIRST_COMPLETED)
-            if not done:
+        for index, task in enumerate(tasks):
+            future = executor.submit(fn, task)
+            futures[future] = index
+            future.add_done_callback(finished.put)
+        check = getattr(executor, "check", None)
+        lost: Optional[BaseException] = None
+        remaining = len(futures)
+        while remaining:
+            try:
+                future = finished.get(timeout=HEALTH_CHECK_SECONDS)
+            except queue.Empty:
                 if check is not None and lost is None:
                     check()
                 continue
-            for future in sorted(done, key=futures.__getitem__):
-                try:
-                    result = future.result()
-                except BaseException as error:
-                    if not _is_lost_work(error):
-                        raise
-                    lost = lost or error
-                    continue
-                yield futures[future], result
+            remaining -= 1
+            try:
+                result = future.result()
+            except BaseException as error:
+                if not _is_lost_work(error):
+                    raise
+                lost = lost or error
+                continue
+            yield futures[future], result
         if lost is not None:
             raise _lost(executor, lost) from None
     finally:
