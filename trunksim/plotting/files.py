@@ -14,7 +14,7 @@ import pandas as pd
 
 from trunksim.io import atomic_path
 from trunksim.plotting.cost import cost_breakdown, has_costs
-from trunksim.plotting.results import dora_panel, level_shares, metric_distribution, stage_breakdown
+from trunksim.plotting.results import dora_panel, level_shares, metric_distribution, require_results, stage_breakdown
 from trunksim.plotting.style import DORA_PLOT_METRICS, projector_style
 from trunksim.plotting.sweeps import sweep_parameters, sweep_plot, tornado
 
@@ -72,6 +72,7 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Pa
     """
     from matplotlib.figure import Figure
 
+    require_results(frame, "save_standard_plots", ("scenario", "replication"))  # before a folder is made
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}

@@ -37,6 +37,36 @@ from trunksim.plotting.style import (
 )
 
 
+def require_results(frame: object, caller: str, columns: Sequence[str] = ("scenario",)) -> None:
+    """Refuse, in one clear line, what is not a results frame with rows and the ``columns`` a plot reads.
+
+    Raises
+    ------
+    TypeError
+        ``frame`` is not a DataFrame.
+    ValueError
+        A column is missing, or the frame has no rows (an empty frame would otherwise
+        fail deep inside NumPy or matplotlib).
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            f"{caller}() needs a results frame (a pandas DataFrame from trunksim.run or trunksim.sweep), "
+            f"not {type(frame).__name__}"
+        )
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        shown = ", ".join(repr(column) for column in missing)
+        raise ValueError(
+            f"{caller}() needs a results frame with the column{'s' if len(missing) > 1 else ''} {shown} "
+            "(one row per scenario × replication, as trunksim.run returns); this frame has "
+            + ("no columns" if frame.columns.empty else f"{len(frame.columns)} other columns")
+        )
+    if frame.empty:
+        raise ValueError(
+            f"{caller}() needs a results frame with at least one row (one per scenario × replication); this one is empty"
+        )
+
+
 def _scenarios(frame: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(frame["scenario"]))
 
@@ -58,7 +88,13 @@ def metric_distribution(frame: pd.DataFrame, metric: str, ax=None, log: Optional
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        An empty frame, or one without a ``scenario`` or ``metric`` column.
     """
+    require_results(frame, "metric_distribution", ("scenario", metric))
     ax = axes_or_new(ax)
     names = _scenarios(frame)
     data = [frame.loc[frame["scenario"] == n, metric].dropna().to_numpy(dtype=float) for n in names]
@@ -105,8 +141,14 @@ def metric_distribution(frame: pd.DataFrame, metric: str, ax=None, log: Optional
 
 
 def dora_panel(frame: pd.DataFrame, metrics: Sequence[str] = DORA_PLOT_METRICS):
-    """A figure with one distribution panel per DORA metric; returns the figure."""
+    """A figure with one distribution panel per DORA metric; returns the figure.
+
+    Raises ``ValueError`` for an empty frame, or one without ``scenario``, ``replication``
+    or one of ``metrics``.
+    """
     from matplotlib.figure import Figure
+
+    require_results(frame, "dora_panel", ("scenario", "replication", *metrics))
 
     with projector_style():
         cols = 3
@@ -131,7 +173,13 @@ def stage_breakdown(frame: pd.DataFrame, ax=None):
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        An empty frame, or one without ``scenario`` or a ``stage_<stage>_mean_hours`` column.
     """
+    require_results(frame, "stage_breakdown", ("scenario", *(f"stage_{stage}_mean_hours" for stage in STAGES)))
     ax = axes_or_new(ax, figsize=(11, 2.2 + 0.9 * frame["scenario"].nunique()))
     names = _scenarios(frame)
     left = np.zeros(len(names))
@@ -172,8 +220,9 @@ def level_shares(frame: pd.DataFrame, ax=None, *, by: str = "scenario", column: 
     -------
     matplotlib.axes.Axes
     """
-    if column not in frame:
+    if isinstance(frame, pd.DataFrame) and column not in frame:
         raise KeyError(f"level_shares needs a {column!r} column (elite/high/medium/low per replication)")
+    require_results(frame, "level_shares", (by, column))
     groups = list(dict.fromkeys(frame[by]))
     levels = frame[column].where(frame[column].notna(), "n/a").astype(str).str.lower()
     others = [v for v in dict.fromkeys(levels) if v not in LEVELS]

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from trunksim.plotting.results import require_results
 from trunksim.plotting.style import INK, OKABE_ITO, axes_or_new, label, legend_below, make_legible
 from trunksim.stats import median_interval
 
@@ -82,8 +83,17 @@ def sweep_plot(
     Returns
     -------
     matplotlib.axes.Axes
+
+    Raises
+    ------
+    ValueError
+        An empty frame, one without the ``parameter``, ``metric`` or ``by`` column, or
+        one in which ``parameter`` is never set.
     """
+    require_results(frame, "sweep_plot", (parameter, metric, by))
     data = frame[frame[parameter].notna()]
+    if data.empty:
+        raise ValueError(f"sweep_plot() found no row with a value of {parameter!r}: every row has it empty")
     ordered = _is_continuous(data[parameter])
     if ordered:
         values = sorted(dict.fromkeys(data[parameter]))
@@ -200,9 +210,12 @@ def tornado(
     -------
     matplotlib.axes.Axes
     """
+    require_results(frame, "tornado", (metric,))
     data = frame
     if strategy is not None:
         data = data[data["strategy"] == strategy]
+        if data.empty:
+            raise ValueError(f"tornado found no row of strategy {strategy!r}")
     elif "strategy" in data and data["strategy"].nunique() > 1:
         raise ValueError(f"tornado draws one strategy; pass strategy= one of {sorted(data['strategy'].unique())}")
     params = list(parameters) if parameters is not None else sweep_parameters(data)
