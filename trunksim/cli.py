@@ -68,8 +68,13 @@ def _refuse_duplicate_names(points, sources) -> None:
 
 
 def _load_points(scenarios: List[Path], assignments: List[str], grid: List[str]):
-    """Load scenarios with overrides; expand sweeps (``--grid`` or a ``sweep:`` block) into points."""
-    from trunksim.experiment import Point, expand_sweep
+    """Load scenarios with overrides; expand sweeps (``--grid`` or a ``sweep:`` block) into points.
+
+    Everything is checked before anything runs (``trunksim.experiment.parse_grid`` and
+    ``scenario_points``): a ``--grid`` path given twice, a path both set and swept, what a
+    sweep may not vary; then the size of every point, and that no two points share a name.
+    """
+    from trunksim.experiment import parse_grid, scenario_points
     from trunksim.scenario.loading import ScenarioError, load_scenario, parse_assignment
     from trunksim.scenario.size import check_size
 
@@ -78,28 +83,10 @@ def _load_points(scenarios: List[Path], assignments: List[str], grid: List[str])
         loaded = [load_scenario(path, overrides=overrides) for path in scenarios]
         for scenario, path in zip(loaded, scenarios):
             check_size(scenario, file=path, overrides=overrides)
-        cli_grid = {}
-        for text in grid:
-            path, values = parse_assignment(text)
-            cli_grid[path] = list(values) if isinstance(values, list) else [values]
-        if cli_grid:
-            from pydantic import ValidationError
-
-            from trunksim.scenario.schema import Sweep
-
-            try:
-                Sweep.model_validate({"grid": cli_grid})  # the same bounds as a sweep: block
-            except ValidationError as error:
-                _fail(f"<override>:?: --grid: {error.errors()[0]['msg']}")
+        cli_grid = parse_grid(grid, overrides)
         points, sources = [], []
         for scenario, source in zip(loaded, scenarios):
-            block = scenario.sweep
-            if cli_grid:
-                expanded = expand_sweep(scenario, cli_grid)
-            elif block is not None and (block.grid or block.variants):
-                expanded = expand_sweep(scenario, block.grid, [v.model_dump() for v in block.variants])
-            else:
-                expanded = [Point(scenario)]
+            expanded = scenario_points(scenario, cli_grid, fixed=overrides)
             points += expanded
             sources += [source] * len(expanded)
         for point in points:
