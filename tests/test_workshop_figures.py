@@ -88,3 +88,13 @@ def test_a_figure_accepts_values_inside_its_interval_only():
     fig = figures.Figure("78", 77.6, 70.0, 85.0)
     assert fig.accepts("78") and fig.accepts("70") and fig.accepts("86")
     assert not fig.accepts("46") and not fig.accepts("n/a") and not fig.accepts("≈78")
+
+
+def test_the_notebook_runs_the_rounds_as_the_figures_do():
+    """The figures assume the notebook's replications, seed and length; a change there must show here."""
+    from trunksim.workshop import REPLICATIONS, SEED, SHORT
+
+    setup = next(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if "def load_round" in c.source)
+    assert f"REPLICATIONS = {REPLICATIONS}\n" in setup
+    assert f"SEED = {SEED}\n" in setup
+    assert f"SHORT = {dict(SHORT)!r}".replace("'", '"') in setup
