@@ -154,7 +154,7 @@ class WorkshopPage:
         try:
             outcome = run_choice(
                 self.choice, self.values(), replications=self.replications.value, weeks=self.weeks.value,
-                seed=self.seed.value, executor=self.executor, progress=self._progress,
+                seed=int(self.seed.value or 0), executor=self.executor, progress=self._progress,
             )
         except Exception as error:  # a participant's run must never take the page down
             self.status.object = f"**The run failed:** {error}"
