@@ -9,7 +9,6 @@ valid long name under a sweep, ``trunksim.sweep('file.yaml')``, a scalar grid va
 
 from __future__ import annotations
 
-import inspect
 import json
 import subprocess
 import sys
@@ -249,18 +248,6 @@ def test_scenario_points_follow_the_grid_then_the_block_then_the_scenario(tmp_pa
     assert scenario_points(small())[0].parameters == {}
 
 
-def cli_uses(name: str) -> bool:
-    from trunksim import cli
-
-    return name in inspect.getsource(cli)
-
-
-needs_wiring = pytest.mark.skipif(
-    not cli_uses("parse_grid"), reason="trunksim/cli.py does not call experiment.parse_grid and scenario_points yet"
-)
-
-
-@needs_wiring
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
