@@ -74,6 +74,7 @@ from trunksim.experiment import (
 from trunksim.io import parquet_available, remove_stale_temporaries, write_csv, write_parquet, write_text
 from trunksim.metrics.levels import LEVELS, level_shares
 from trunksim.report import write_report
+from trunksim.scenario.overrides import check_valid
 from trunksim.scenario.size import check_size
 
 MANIFEST_VERSION = 2
@@ -749,6 +750,7 @@ def run_batch(
         raise ValueError("run_batch() needs at least one scenario")
     check_names(points)
     for point in points:
+        check_valid(point.scenario)
         check_size(point.scenario)
     n, root = resolve(points, options.replications, options.seed)
     if n > MAX_REPLICATIONS:

@@ -278,7 +278,7 @@ def explain_command(scenarios: List[Path] = typer.Argument(..., help="scenario Y
 def export_command(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     replication: int = typer.Option(0, "--replication", "-r", min=0, help="which replication to simulate"),
-    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="root seed (default: the scenario's)"),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, max=2**63 - 1, help="root seed (default: the scenario's)"),
     assignments: List[str] = typer.Option([], "--set", help="override a field, FIELD.PATH=VALUE (repeatable)"),
     out: Path = typer.Option(Path("fourkeys"), "-o", "--out", help="folder for the Four Keys tables"),
     include_warm_up: bool = typer.Option(
@@ -372,7 +372,7 @@ def calibrate_command(
     ),
     replications: int = typer.Option(20, "-n", "--replications", min=1, help="replications of the back-test"),
     fit_replications: int = typer.Option(3, "--fit-replications", min=1, help="replications per fitting point"),
-    seed: int = typer.Option(1, "--seed", min=0, help="root seed"),
+    seed: int = typer.Option(1, "--seed", min=0, max=2**63 - 1, help="root seed"),
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="worker processes"),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="no progress lines"),
 ) -> None:
