@@ -34,8 +34,10 @@ EXAMPLES = int(os.environ.get("TRUNKSIM_PROPERTY_EXAMPLES", "60"))
 """Random scenarios simulated per run, scenarios (raise the variable for a longer hunt)."""
 TOLERANCE_HOURS = 1e-6
 STATES = {"deployed", "in_flight", "abandoned"}
-UNBLOCKING = ("red_branch", "revert", "fix")
-"""Developer activities that lift what blocks delivery: repairing a red branch, reverting, fixing found defects."""
+UNBLOCKING = ("red_branch", "revert", "fix", "incident")
+"""Developer activities that lift what blocks delivery: repairing a red branch, reverting, fixing found defects,
+and answering incidents (in an incident storm the on-call engineer's queued tasks, such as re-running a flaky
+branch build, wait behind the pages; escalation to a second responder is not modelled yet)."""
 
 hours = st.floats(0.05, 4.0).map(lambda h: round(h, 3))
 probability = st.floats(0.0, 1.0).map(lambda p: round(p, 3))
