@@ -61,6 +61,7 @@ import pandas as pd
 
 from trunksim.executors import ExecutorError, completed, executor_for
 from trunksim.experiment import (
+    MAX_REPLICATIONS,
     Measure,
     Point,
     RunOptions,
@@ -86,8 +87,6 @@ OUTPUT_FILES = ("replications.csv", "replications.parquet", "summary.csv", "repo
 """The files written from the whole batch (besides ``plots/*.png``)."""
 
 RUN_FILE = re.compile(r"^[0-9]{3,}\.csv$")
-MAX_REPLICATIONS = 100_000
-"""The most replications per scenario, as ``simulation.replications`` allows in a file."""
 
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 TEXT_COLUMNS = ("scenario", "strategy")
