@@ -134,6 +134,16 @@ class BatchIncomplete(BatchError):
         self.folder, self.finished, self.total = folder, finished, total
 
 
+
+_SAID: set[str] = set()
+
+
+def say_once(message: str) -> None:
+    """Print a note on standard error once per process (not once per batch)."""
+    if message not in _SAID:
+        _SAID.add(message)
+        print(f"note: {message}", file=sys.stderr)
+
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -851,6 +861,9 @@ def write_outputs(
         written = {"replications": write_results_csv(frame, folder / "replications.csv")}
     if parquet_available():
         written["parquet"] = write_parquet(frame, folder / "replications.parquet")
+    else:
+        say_once("replications.parquet not written: pyarrow is not installed (pip install 'trunksim[parquet]'); "
+                 "replications.csv has the same rows")
     summary = summarize(frame)
     written["summary"] = write_results_csv(summary_with_levels(summary, frame), folder / "summary.csv")
     plot_paths: dict[str, Path] = {}

@@ -200,7 +200,7 @@ def run_command(
     from trunksim.executors import ExecutorError, close_scheduler, connect_scheduler, silence_dask_logs
     from trunksim.experiment import RunOptions, summarize
     from trunksim.metrics import DORA_COLUMNS, check_profile, check_year
-    from trunksim.report import comparison_table
+    from trunksim.report import terminal_table
     from trunksim.scenario.loading import ScenarioError
 
     for flag, check, value in (("--metrics-profile", check_profile, metrics_profile), ("--dora-year", check_year, dora_year)):
@@ -254,7 +254,7 @@ def run_command(
     if len(points) > 1:
         how = "--baseline" if baseline is not None else "the first scenario given; --baseline NAME chooses another"
         typer.echo(f"paired differences in summary.csv are from the baseline: {points[0].scenario.name} ({how})")
-    typer.echo(comparison_table(summarize(frame, DORA_COLUMNS), DORA_COLUMNS).to_string())
+    typer.echo(terminal_table(summarize(frame, DORA_COLUMNS), DORA_COLUMNS))
     typer.echo(f"\nresults in {folder}/: replications.csv, summary.csv, report.html{', plots/' if plots else ''}")
 
 
