@@ -870,7 +870,8 @@ def write_outputs(
     if plots:
         from trunksim import plotting
 
-        plot_paths = plotting.save_standard_plots(frame, folder / "plots")
+        baseline = next((dict(point.baseline) for point in points if point.baseline), None)
+        plot_paths = plotting.save_standard_plots(frame, folder / "plots", baseline=baseline)
         written.update({f"plot:{k}": v for k, v in plot_paths.items()})
     if report:
         written["report"] = write_report(frame, summary, [p.scenario for p in points], plot_paths, folder / "report.html")

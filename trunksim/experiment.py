@@ -199,6 +199,8 @@ class Point:
 
     scenario: Scenario
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    baseline: Mapping[str, Any] = field(default_factory=dict)
+    """The swept paths' values in the scenario before the sweep (the tornado chart's baseline)."""
 
 
 def as_scenario(item: ScenarioLike) -> Scenario:
@@ -483,6 +485,7 @@ def expand_sweep(
     points: list[Point] = []
     if grid:
         paths = list(grid)
+        own = {p: _value_at(scenario, p) for p in paths}
         made: dict[str, dict[str, Any]] = {}
         for combination in itertools.product(*(grid[p] for p in paths)):
             overrides = dict(zip(paths, combination))
@@ -499,7 +502,7 @@ def expand_sweep(
                 )
                 _refuse([(same, message)], origin)
             made[key] = overrides
-            points.append(Point(swept, values))
+            points.append(Point(swept, values, own))
         _one_type_per_column(points, paths)
     for variant in variants:
         name = str(variant["name"])

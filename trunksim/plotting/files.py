@@ -9,6 +9,7 @@ directly, not through pyplot, so it leaves no figures open and works without a d
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping, Optional
 
 import pandas as pd
 
@@ -44,7 +45,7 @@ def _facets(frame: pd.DataFrame, parameters: list[str]) -> tuple[object, list]:
     return parameters[1], values
 
 
-def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Path]:
+def save_standard_plots(frame: pd.DataFrame, folder: str | Path, baseline: Optional[Mapping[str, Any]] = None) -> dict[str, Path]:
     """Write the standard plots of a results frame as PNG files; returns name → path.
 
     ``dora.png`` (every DORA metric), one ``<metric>.png`` per DORA metric,
@@ -56,7 +57,8 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Pa
     per strategy, 95 % band; a grid over two or more parameters gets one panel per value
     of the second, and says which others it pools) and, when two or more parameters were
     swept for a single strategy, ``tornado_lead_time_median_hours.png`` and
-    ``tornado_deploys_per_day.png``.
+    ``tornado_deploys_per_day.png``, whose baseline is ``baseline`` (the swept paths'
+    values in the scenario before the sweep; the grid's middle values without it).
 
     Parameters
     ----------
@@ -124,6 +126,6 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path) -> dict[str, Pa
         if len(parameters) >= 2 and one_strategy:
             for metric in _TORNADO_METRICS:
                 figure = Figure(figsize=(10, 2.6 + 0.9 * len(parameters)), layout="constrained")
-                tornado(frame, metric, ax=figure.subplots(), parameters=parameters)
+                tornado(frame, metric, ax=figure.subplots(), parameters=parameters, baseline=baseline)
                 save(figure, f"tornado_{metric}")
     return written
