@@ -66,6 +66,15 @@ def _records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict[str, An
     return records
 
 
+def fourkeys_records(run: "Run", include_warm_up: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """The run as Four Keys records, table → list of rows (what :func:`export_fourkeys` writes).
+
+    Times are ISO-8601 strings (None for NULL); ``changes`` are lists of commit ids.
+    """
+    tables = fourkeys_tables(run, include_warm_up=include_warm_up)
+    return {name: _records(tables[name], columns) for name, columns in FOURKEYS_COLUMNS.items()}
+
+
 def export_fourkeys(
     run: "Run", folder: Union[str, os.PathLike], formats: tuple[str, ...] = ("csv", "jsonl"), include_warm_up: bool = False
 ) -> dict[str, Path]:
@@ -95,10 +104,10 @@ def export_fourkeys(
         raise ValueError(f"unknown export format(s) {sorted(unknown)}; known: csv, jsonl")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    tables = fourkeys_tables(run, include_warm_up=include_warm_up)
+    all_records = fourkeys_records(run, include_warm_up=include_warm_up)
     written: dict[str, Path] = {}
     for name, columns in FOURKEYS_COLUMNS.items():
-        records = _records(tables[name], columns)
+        records = all_records[name]
         if "csv" in formats:
             frame = pd.DataFrame(records, columns=list(columns))
             if "changes" in frame:

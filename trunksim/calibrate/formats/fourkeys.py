@@ -37,9 +37,10 @@ import pandas as pd
 
 from trunksim.calibrate.history import CalibrationInputError, History, SourceFile, conform
 from trunksim.calibrate.parsing import (
-    Rows, check_order, csv_rows, id_lists, iso, json_array_rows, jsonl_rows, read_text, require_columns, texts, times,
+    Rows, check_order, csv_rows, id_lists, json_array_rows, jsonl_rows, read_text, require_columns, texts, times,
 )
-from trunksim.metrics.profiles import EPOCH, fourkeys_tables
+from trunksim.export import FOURKEYS_COLUMNS, fourkeys_records
+from trunksim.metrics.profiles import EPOCH
 
 if TYPE_CHECKING:  # pragma: no cover
     from trunksim.tables import Run
@@ -53,11 +54,7 @@ NEEDED: dict[str, tuple[str, ...]] = {
 }
 """The columns each Four Keys table must have."""
 
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "changes": ("source", "event_type", "change_id", "time_created"),
-    "deployments": ("source", "deploy_id", "time_created", "main_commit", "changes"),
-    "incidents": ("source", "incident_id", "time_created", "time_resolved", "changes"),
-}
+COLUMNS: dict[str, tuple[str, ...]] = FOURKEYS_COLUMNS
 """Columns written (as ``trunksim export`` writes them)."""
 
 
@@ -158,22 +155,7 @@ def read_metadata(path: str | Path) -> History:
 # -- a simulated run, as Four Keys would hold it -------------------------------------------
 def records_from_run(run: "Run") -> dict[str, list[dict[str, Any]]]:
     """The run's measured window as Four Keys records (what ``trunksim export`` writes), table → records."""
-    tables = fourkeys_tables(run)
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name, columns in COLUMNS.items():
-        frame = tables[name]
-        records = []
-        for row in frame[list(columns)].itertuples(index=False):
-            record = {}
-            for column, value in zip(columns, row):
-                if column.startswith("time_"):
-                    value = iso(value)
-                elif column == "changes":
-                    value = list(value)
-                record[column] = value
-            records.append(record)
-        out[name] = records
-    return out
+    return fourkeys_records(run)
 
 
 def window_of(run: "Run") -> tuple[pd.Timestamp, pd.Timestamp]:
