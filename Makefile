@@ -7,7 +7,7 @@ REPS   ?= 20
 JOBS   ?= 2
 PORT   ?= 5006
 
-.PHONY: setup compare test serve benchmark clean
+.PHONY: setup compare test explore serve benchmark clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ compare: setup
 ## The test suite (what CI runs)
 test: setup
 	$(BIN)/python -m pytest -q -n $(JOBS) -p no:cacheprovider
+
+## Property tests with fresh random examples (the test job draws the same ones every run);
+## a failure prints the blob that reproduces it: add it as a regression test
+explore: setup
+	$(BIN)/python -m pytest -q -n $(JOBS) -p no:cacheprovider --hypothesis-profile=explore $(shell grep -l '@given' tests/*.py)
 
 ## The workshop in a browser: participants open http://<this machine>:$(PORT)/ (what `trunksim serve` runs)
 serve: setup

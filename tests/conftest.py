@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from trunksim.scenario.schema import Scenario
+
+# Property tests draw the same examples on every run (a suite that fails at random cannot
+# gate a merge); `make explore` draws new ones (`--hypothesis-profile=explore`) to hunt
+# for bugs, and prints the blob that reproduces a failure.
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile("deterministic")
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

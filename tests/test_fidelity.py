@@ -34,10 +34,15 @@ def watched_model(scenario, seed: int, replication: int = 0) -> tuple[DeliveryMo
         for change in deployment.changes:
             for defect in change.defects:
                 known = defect.found_by in KNOWN_IN_PRODUCTION and 0 <= defect.found_at < deployment.started
-                if known and not defect.fixed:
+                # The build fixes the defect if the change itself was fixed, or if the fix
+                # change ships in this deployment or is already live (merged is not enough).
+                fix = defect.fix
+                in_build = defect.fixed and (fix is None or fix.in_production or fix in deployment.changes)
+                if known and not defect.repaired and not in_build:
                     violations.append(
                         f"deployment {deployment.deployment_id} ({deployment.kind}) shipped change {change.change_id} "
-                        f"with defect {defect.defect_id} found by {defect.found_by} at {defect.found_at:.1f} h, unfixed"
+                        f"with defect {defect.defect_id} found by {defect.found_by} at {defect.found_at:.1f} h, "
+                        "not fixed in this build"
                     )
             if change.merged < 0:
                 violations.append(f"deployment {deployment.deployment_id} shipped change {change.change_id}, not merged")
@@ -95,6 +100,32 @@ def test_no_deployment_ships_a_known_unfixed_defect_and_credit_stays_with_the_de
     assert violations == []
     assert crediting_problems(result) == []
     assert bare_reships(result) == []
+
+
+def test_a_fix_that_merged_but_is_not_yet_green_does_not_unblock_a_rolled_back_build():
+    """Found by the property test above (CI, stop 18): a canary caught a defect, the fix
+    merged minutes before the next release train, and the train shipped the last green
+    build, which did not hold the fix, as if it did. The train must wait for a build with the fix."""
+    scenario = small(
+        "github-flow",
+        team={"developers": 1, "max_open_changes": 1, "focus_block": 0.5, "calendar": {"enabled": False}},
+        work={"feature_effort": {"dist": "lognormal", "median": "2h", "p90": "3h"}, "defects_per_100_lines": 0.1},
+        review={"detection_probability": 0.0},
+        ci={"runners": 1, "duration": {"dist": "lognormal", "median": "30m", "p90": "75m"}, "automatic_retries": 0,
+            "defect_detection_probability": 0.0, "flaky_failure_probability": 0.0, "red_branch_policy": "fix-forward"},
+        merging={"semantic_breakage_probability": 0.0},
+        deployment={"mode": "cadence", "cadence": "4h", "canary": {"enabled": True, "automatic_rollback": False}},
+        incidents={"time_to_failure": {"dist": "exponential", "mean": "4h"}, "rollback_enabled": False},
+        simulation={"duration": "2w", "warm_up": 0},
+    )
+    checked = 0
+    for seed in (5, 6, 7):
+        model, violations = watched_model(scenario, seed=seed)
+        result = model.run()
+        assert violations == []
+        assert bare_reships(result) == []
+        checked += int(result.deployments["rolled_back"].sum())
+    assert checked > 0  # the case arises: canaries did roll builds back
 
 
 # -- the shipped scenarios -------------------------------------------------------------

@@ -134,6 +134,22 @@ def test_a_fast_burn_freezes_feature_deployments_and_lets_fixes_through():
     assert median(frame, "budget", "deploys_per_day") <= median(frame, "plain", "deploys_per_day")
 
 
+def test_a_team_that_uses_its_freezes_for_reliability_work_fails_less():
+    """The error-budget policy: while frozen, reliability work instead of new features (paired, CRN)."""
+    work = {"defects_per_100_lines": 0.5}
+    used = small("github-flow", name="used", work=work, simulation={"duration": "12w"}, error_budget={"enabled": True})
+    idle = used.with_overrides({"error_budget.reliability_work": False, "name": "deferred only"})
+    frame = run([idle, used], replications=8, seed=46)
+    before = frame.loc[frame["scenario"] == "deferred only", "incidents_per_week"].to_numpy()
+    after = frame.loc[frame["scenario"] == "used", "incidents_per_week"].to_numpy()
+    assert np.median(after - before) < 0
+    assert (after < before).sum() >= 6
+    activity = DeliveryModel(used, seed=46).run().activity
+    assert activity.loc[activity["activity"] == "reliability", "working_hours"].sum() > 0
+    activity = DeliveryModel(idle, seed=46).run().activity
+    assert (activity["activity"] != "reliability").all()
+
+
 def test_slo_metrics_on_a_hand_built_history():
     import pandas as pd
 
@@ -182,6 +198,27 @@ def test_blue_green_restores_faster_than_a_plain_rollback():
         assert len(rolled) > 0
         restore[scenario.name] = float((rolled["restored_hours"] - rolled["started_hours"]).median())
     assert restore["bg"] < restore["plain"]
+    # The metric that isolates that path, paired over replications (common random numbers).
+    frame = run([plain, blue_green], replications=4, seed=48)
+    before = frame.loc[frame["scenario"] == "plain", "rollback_recovery_median_hours"].to_numpy()
+    after = frame.loc[frame["scenario"] == "bg", "rollback_recovery_median_hours"].to_numpy()
+    assert np.median(after - before) < 0
+    assert (after < before).sum() >= 3  # not every pair: trajectories part once a restore is faster
+
+
+def test_rollback_recovery_counts_only_failures_restored_by_a_rollback():
+    import pandas as pd
+
+    from trunksim.metrics import dora
+    from trunksim.metrics.window import Window
+
+    incidents = pd.DataFrame({
+        "started_hours": [1.0, 2.0, 3.0, 4.0, 5.0],
+        "restored_hours": [2.0, 12.0, 3.5, float("nan"), 5.25],
+        "restored_by": ["rollback", "fix_forward", "canary_rollback", "", "flag_off"],
+    })
+    assert dora.rollback_recovery_median_hours(incidents, Window(0.0, 100.0)) == pytest.approx(0.75)
+    assert np.isnan(dora.rollback_recovery_median_hours(incidents.iloc[[1, 4]], Window(0.0, 100.0)))
 
 
 def test_performance_regressions_escape_ci():

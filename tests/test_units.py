@@ -38,6 +38,7 @@ WORKING_FIELDS = {
     "merging.resolution_time",
     "review.response_time",
     "postmortems.postmortem_time",
+    "error_budget.reliability_task",
 }
 CLOCK_FIELDS = {
     "team.on_call_rotation",

@@ -65,7 +65,7 @@ class ActivityRecord(NamedTuple):
     """One stretch of a developer's time."""
 
     developer: int
-    activity: str  # coding, reviewing, rework, triage_real, triage_flaky, conflict, red_branch, revert, incident, fix, waiting
+    activity: str  # coding, reviewing, rework, triage_real, triage_flaky, conflict, red_branch, revert, incident, fix, postmortem, reliability, waiting
     start_hours: float
     end_hours: float
     working_hours: float

@@ -10,12 +10,16 @@ rate over the last ``burn_window``::
 ``freeze_burn_rate`` feature deployments freeze — fixes and hotfixes still ship
 (:meth:`Delivery.candidates`) — until the burn rate is back at or below 1. Each freeze is
 recorded in the ``freezes`` table.
+
+With ``reliability_work`` the team uses the freeze: a developer who would start a new
+feature does a piece of reliability work instead (:class:`ReliabilityWork`), which makes
+the test suite better at catching defects from then on.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Generator
+from typing import TYPE_CHECKING, Callable, Generator, Optional
 
 import simpy
 
@@ -24,7 +28,9 @@ from trunksim.engine.log import EventLog
 from trunksim.tables import FreezeRecord
 
 if TYPE_CHECKING:  # pragma: no cover
+    from trunksim.engine.ci import CIService
     from trunksim.engine.delivery import Delivery
+    from trunksim.engine.people import Developer
     from trunksim.scenario.mechanisms import ErrorBudget
 
 
@@ -89,3 +95,38 @@ class ErrorBudgetMonitor:
     def open_freeze(self) -> list[FreezeRecord]:
         """The freeze still on at the end of the run, if any (its end is NaN)."""
         return [FreezeRecord(self.frozen_since, math.nan, self.frozen_burn)] if self.delivery.frozen else []
+
+
+class ReliabilityWork:
+    """What a team does with a freeze: reliability work instead of new features.
+
+    While feature deployments are frozen, a developer who would start a new feature
+    works ``reliability_task`` working hours on reliability instead (activity
+    ``reliability``: tests, alerts, postmortem actions); each piece closes
+    ``reliability_detection_gain`` of the gap to 1 in the suite's chance of catching a
+    defect of every severity (:meth:`CIService.learn_all`), for the rest of the run.
+    Work already started (a change being coded, a plan's next piece) goes on.
+
+    Parameters
+    ----------
+    settings : scenario error_budget section
+        ``reliability_task`` (working hours) and ``reliability_detection_gain`` (fraction).
+    delivery : Delivery
+        Its ``frozen`` flag says whether a freeze is on.
+    ci : CIService
+        The suite that learns.
+    """
+
+    def __init__(self, settings: "ErrorBudget", delivery: "Delivery", ci: "CIService") -> None:
+        self.settings = settings
+        self.delivery = delivery
+        self.ci = ci
+
+    def now(self) -> Optional[Callable[["Developer"], Generator]]:
+        """The work to do instead of starting a feature, or ``None`` when there is no freeze."""
+        return self.work if self.delivery.frozen else None
+
+    def work(self, dev: "Developer") -> Generator:
+        """A task body: one piece of reliability work."""
+        yield from dev.work(self.settings.reliability_task, "reliability")
+        self.ci.learn_all(self.settings.reliability_detection_gain)

@@ -125,8 +125,22 @@ class Delivery:
 
     @staticmethod
     def blocked(changes: list[Change]) -> bool:
-        """True if a change carries a defect found in production whose fix has not merged."""
-        return any(d.found_by in KNOWN_IN_PRODUCTION and not d.fixed for c in changes for d in c.defects)
+        """True if a change carries a defect found in production that this build does not fix.
+
+        The build fixes it when the change itself was fixed (reverted and brought back) or
+        when the fix change ships in the same build or is already in production. A fix
+        that has merged but is not yet in the last green build does not count: the green
+        build still holds the defect.
+        """
+        for change in changes:
+            for defect in change.defects:
+                if defect.found_by in KNOWN_IN_PRODUCTION and not defect.repaired:
+                    if not defect.fixed:
+                        return True
+                    fix = defect.fix
+                    if fix is not None and not fix.in_production and fix not in changes:
+                        return True
+        return False
 
     def continuous(self) -> Generator:
         """Deploy every new green build, one deployment at a time."""

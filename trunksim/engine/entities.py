@@ -39,6 +39,7 @@ class Defect:
     found_by: str = ""  # "", review, ci, qa, canary, production
     found_at: float = -1.0
     fixed: bool = False  # the code is fixed (before merge, or a fix change merged)
+    fix: Optional["Change"] = None  # the latest fix change written for it after merge, if any
     repaired: bool = False  # no longer in production: fixed before release, or its fix deployed
     live_token: int = 0  # bumped whenever the defect stops being live in production
     live_since: float = -1.0

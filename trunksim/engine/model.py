@@ -27,7 +27,7 @@ import simpy
 
 from trunksim.engine.backlog import Backlog
 from trunksim.engine.branches import Branches
-from trunksim.engine.budget import ErrorBudgetMonitor
+from trunksim.engine.budget import ErrorBudgetMonitor, ReliabilityWork
 from trunksim.engine.calendar import WorkingCalendar, personal_calendars
 from trunksim.engine.ci import CIService
 from trunksim.engine.delivery import Delivery
@@ -139,6 +139,8 @@ class DeliveryModel:
             ErrorBudgetMonitor(env, scenario.error_budget, self.incidents.incidents, self.delivery, log)
             if scenario.error_budget.enabled else None
         )
+        if scenario.error_budget.enabled and scenario.error_budget.reliability_work:
+            self.team.instead_of_new_work = ReliabilityWork(scenario.error_budget, self.delivery, self.flow.ci).now
 
     def _on_green(self, branch) -> None:
         if branch is self.delivery.branch:

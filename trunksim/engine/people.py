@@ -74,6 +74,8 @@ class Team:
         """Every feature goes behind a flag (``flags.every_feature``)."""
         self.coding_factor: Optional[Callable[[], float]] = None
         """Working hours per hour of coding effort (flag debt), when the flag lifecycle is on."""
+        self.instead_of_new_work: Optional[Callable[[], Optional[Work]]] = None
+        """Work to do instead of starting a new feature, if any now (an error-budget freeze's reliability work)."""
         self.response_time = response_time
         self.calendar = calendar
 
@@ -223,6 +225,11 @@ class Developer:
         now = self.env.now
         if self.change is None:
             if not self.plans:
+                instead = self.team.instead_of_new_work
+                work = instead() if instead is not None else None
+                if work is not None:
+                    yield from work(self)
+                    return
                 feature = self.feature = self.backlog.start_feature(self.index)
                 if feature is None:
                     return

@@ -64,6 +64,7 @@ class Repairs:
             target=self.fix_target(defect, kind),
         )
         change.fixes = defect
+        defect.fix = change
         change.coded_hours = effort_hours
         change.first_commit = self.env.now
         change.enter("coding", self.env.now)

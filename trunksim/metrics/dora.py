@@ -110,6 +110,22 @@ def recovery_time_median_hours(incidents: pd.DataFrame, window: Window) -> float
     return _quantile(recovery_times_hours(incidents, window), 50)
 
 
+ROLLBACK_PATHS = ("rollback", "canary_rollback")
+"""``restored_by`` values of failures restored by taking the deployment back (under blue/green: switching back)."""
+
+
+def rollback_recovery_median_hours(incidents: pd.DataFrame, window: Window) -> float:
+    """Median recovery time of the failures restored by a rollback, hours; NaN with none.
+
+    Formula: median of ``restored_hours - started_hours`` over incidents that started in
+    the window, were restored, and have ``restored_by`` in :data:`ROLLBACK_PATHS` (a
+    production rollback or a canary's). It isolates the path blue/green shortens, which
+    the all-incident median hides when most failures are fixed forward.
+    """
+    times = recovery_times_hours(incidents, window)
+    return _quantile(times[incidents.loc[times.index, "restored_by"].isin(ROLLBACK_PATHS)], 50)
+
+
 REMEDIED_IN_PRODUCTION = ("production", "canary")
 """Who found a defect whose fix is unplanned work: users in production (or a canary's users)."""
 

@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from trunksim.scenario.distributions import ClockHoursDistribution, ClockLogNormal
-from trunksim.units import ClockHours, PositiveClockHours, WorkingHours
+from trunksim.units import ClockHours, PositiveClockHours, PositiveWorkingHours, WorkingHours
 
 
 class MechanismSection(BaseModel):
@@ -86,6 +86,12 @@ class ErrorBudget(MechanismSection):
     (Google SRE workbook, "Alerting on SLOs": page on a fast burn; the issue's seed suggests
     3× baseline) feature deployments freeze — fixes and hotfixes still ship — until the
     burn rate is back at or below 1. The monitor looks every ``check_every``.
+
+    A team uses the freeze (``reliability_work``, the workbook's example error-budget
+    policy): while frozen, a developer who would start a new feature does a piece of
+    reliability work instead (``reliability_task`` working hours), each of which closes
+    ``reliability_detection_gain`` of the gap to 1 in the suite's chance of catching a
+    defect, for good.
     """
 
     enabled: bool = Field(False, description="freeze feature deployments while the error budget burns fast")
@@ -102,6 +108,17 @@ class ErrorBudget(MechanismSection):
         3.0, description="burn rate above which feature deployments freeze, multiples of the budgeted rate"
     )
     check_every: PositiveClockHours = Field(0.25, description="how often the burn rate is checked, clock hours")
+    reliability_work: bool = Field(
+        True, description="during a freeze, developers do reliability work instead of starting new features"
+    )
+    reliability_task: PositiveWorkingHours = Field(
+        4.0, description="length of one piece of reliability work, working hours"
+    )
+    reliability_detection_gain: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.01,
+        description="share of the gap to 1 that one piece of reliability work closes in the suite's chance "
+        "of catching a defect (every severity), fraction",
+    )
 
 
 class CanaryStep(MechanismSection):
