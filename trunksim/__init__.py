@@ -20,6 +20,8 @@ _LAZY = {
     "Scenario": ("trunksim.scenario.schema", "Scenario"),
     "ScenarioError": ("trunksim.scenario.loading", "ScenarioError"),
     "run": ("trunksim.experiment", "run"),
+    "run_organisation": ("trunksim.experiment", "run_organisation"),
+    "organisation_metrics": ("trunksim.metrics.organisation", "organisation_metrics"),
     "simulate": ("trunksim.experiment", "simulate"),
     "summarize": ("trunksim.experiment", "summarize"),
     "sweep": ("trunksim.experiment", "sweep"),

@@ -23,8 +23,10 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar
 import pandas as pd
 
 from trunksim.engine.model import DeliveryModel
+from trunksim.engine.organisation import OrganisationModel
 from trunksim.executors import completed, executor_for
 from trunksim.metrics import DEFAULT_LEVEL_YEAR, METRIC_COLUMNS, check_profile, check_year, compute_metrics
+from trunksim.metrics.organisation import organisation_metrics
 from trunksim.scenario.overrides import check_valid
 from trunksim.scenario.problems import OVERRIDE, Problem, ScenarioError
 from trunksim.scenario.schema import Scenario, sweep_problems
@@ -243,11 +245,27 @@ def simulate(scenario: ScenarioLike, *, seed: int | None = None, replication: in
     scenario = check_valid(as_scenario(scenario))
     root = scenario.simulation.seed if seed is None else check_seed(seed)
     replication = check_whole("replication", replication, 0, None)
+    if scenario.organisation is not None:
+        return OrganisationModel(scenario, seed=root, replication=replication).run()
     return DeliveryModel(scenario, seed=root, replication=replication).run()
 
 
+UNITS_KEY = "_units"
+"""Key of a replication row holding, for an organisation scenario, its per-team and
+per-service metrics: a list of ``(level, unit, metric, value)`` tuples
+(:func:`trunksim.metrics.organisation.organisation_metrics`). It is not a column:
+frames built with :func:`columns_for` leave it out."""
+
+UNIT_ID_COLUMNS: tuple[str, ...] = ("scenario", "replication", "level", "unit", "metric", "value")
+"""Columns of the per-team and per-service results (``units.csv``, :func:`run_organisation`)."""
+
+
 def replicate(task: tuple[Point, int, int, Measure]) -> dict[str, Any]:
-    """One replication → one row: identifying columns, swept parameters, every metric."""
+    """One replication → one row: identifying columns, swept parameters, every metric.
+
+    For an organisation scenario the row also carries, under :data:`UNITS_KEY`, the
+    metrics of every team and service.
+    """
     point, seed, replication, measure = task
     scenario = point.scenario
     result = simulate(scenario, seed=seed, replication=replication)
@@ -256,7 +274,19 @@ def replicate(task: tuple[Point, int, int, Measure]) -> dict[str, Any]:
     }
     row.update(point.parameters)
     row.update(compute_metrics(result, measure.profile, year=measure.year))
+    if scenario.organisation is not None:
+        units = organisation_metrics(result, measure.profile, year=measure.year)
+        row[UNITS_KEY] = list(units.itertuples(index=False, name=None))
     return row
+
+
+def unit_rows(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The per-team and per-service results carried by replication rows, as a long frame (:data:`UNIT_ID_COLUMNS`)."""
+    records = [
+        (row["scenario"], row["replication"], *unit) for row in rows for unit in row.get(UNITS_KEY, ())
+    ]
+    frame = pd.DataFrame(records, columns=list(UNIT_ID_COLUMNS))
+    return frame.astype({"replication": "int64", "value": "float64"})
 
 
 def columns_for(points: Sequence[Point]) -> list[str]:
@@ -311,8 +341,37 @@ def run(
     """
     options = RunOptions.of(options, keywords, "run")
     points = as_points(scenarios)
+    return pd.DataFrame(_replicate_all(points, options, "run"), columns=columns_for(points))
+
+
+@takes_run_options
+def run_organisation(
+    scenarios: ScenarioLike | Point | Sequence[ScenarioLike | Point],
+    *,
+    options: Optional[RunOptions] = None,
+    **keywords: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Like :func:`run`, and also the metrics of every team and service of organisation scenarios.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The frame :func:`run` returns (the organisation's totals, one row per scenario ×
+        replication), and a long frame with columns :data:`UNIT_ID_COLUMNS`: for each
+        scenario and replication, every metric at level ``organisation``, ``team`` and
+        (polyrepo) ``service`` (:mod:`trunksim.metrics.organisation`). A one-team
+        scenario has no rows in the second frame.
+    """
+    options = RunOptions.of(options, keywords, "run_organisation")
+    points = as_points(scenarios)
+    rows = _replicate_all(points, options, "run_organisation")
+    return pd.DataFrame(rows, columns=columns_for(points)), unit_rows(rows)
+
+
+def _replicate_all(points: list[Point], options: RunOptions, caller: str) -> list[dict]:
+    """Every replication of every point, rows in point-then-replication order."""
     if not points:
-        raise ValueError("run() needs at least one scenario")
+        raise ValueError(f"{caller}() needs at least one scenario")
     for point in points:
         check_valid(point.scenario)
         check_size(point.scenario)
@@ -325,7 +384,7 @@ def run(
         for index, row in completed(replicate, tasks, pool):
             rows[index] = row
             bar.update()
-    return pd.DataFrame(rows, columns=columns_for(points))
+    return rows  # type: ignore[return-value]
 
 
 def resolve(points: Sequence[Point], replications: int | None, seed: int | None) -> tuple[int, int]:

@@ -37,6 +37,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "perf_traits",  # per latent defect: is it a performance regression
     "flags",  # flag lifecycle: removal draws and delays, misconfiguration counts
     "misconfiguration",  # severity of each misconfiguration failure
+    "api",  # organisations: which features change a service's API, and whether incompatibly
 )
 """The named sources of randomness; each gets its own stream."""
 
@@ -120,11 +121,16 @@ class Streams:
         Root seed.
     replication : int
         Replication index, 0-based.
+    unit : str
+        Namespace of one repository of an organisation (its name): its streams are
+        ``"<unit>/<name>"``, independent of every other repository's. Empty (a one-team
+        scenario): the plain names, so the draws are those of every earlier version.
     """
 
-    def __init__(self, seed: int, replication: int) -> None:
+    def __init__(self, seed: int, replication: int, unit: str = "") -> None:
         self.seed = seed
         self.replication = replication
+        self.unit = unit
         self._generators: dict[str, np.random.Generator] = {}
 
     def __getitem__(self, name: str) -> np.random.Generator:
@@ -132,7 +138,7 @@ class Streams:
             raise KeyError(f"unknown random stream {name!r}; known: {', '.join(STREAM_NAMES)}")
         generator = self._generators.get(name)
         if generator is None:
-            generator = self._generators[name] = stream(self.seed, self.replication, name)
+            generator = self._generators[name] = stream(self.seed, self.replication, f"{self.unit}/{name}" if self.unit else name)
         return generator
 
     def buffered(self, name: str, dist: Sampler) -> Buffered:

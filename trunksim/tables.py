@@ -6,8 +6,8 @@ vocabulary from here, never from the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, Mapping, NamedTuple
 
 import pandas as pd
 
@@ -105,7 +105,7 @@ class IncidentRecord(NamedTuple):
     deployment_id: int
     change_id: int
     severity: int  # 1 minor, 2 major, 3 critical
-    source: str  # production, canary, or misconfiguration (a live flag, no deployment)
+    source: str  # production, canary, misconfiguration (a live flag, no deployment), or downstream (organisations: a broken API contract failing in the services that call it)
     started_hours: float
     detected_hours: float
     restored_hours: float  # NaN while unrestored
@@ -228,7 +228,15 @@ class Run:
     developers : int
         Team size, people.
     integration_branch_name : str
-        The branch changes merge into (``trunk``, ``main``, ``develop``).
+        The branch changes merge into (``trunk``, ``main``, ``develop``); for an
+        organisation of several repositories, :data:`EVERY_INTEGRATION_BRANCH`.
+    units : dict of str to Run
+        An organisation of several repositories (polyrepo): each repository's own run,
+        by service name; the tables above are theirs put together (:func:`combine_runs`).
+        Empty for one repository.
+    developer_teams : tuple of str
+        An organisation: the team of each developer, by developer index in the tables
+        above. Empty for a one-team scenario.
     """
 
     scenario: Any  # the trunksim.scenario.schema.Scenario simulated (not imported: the contract is a leaf)
@@ -246,8 +254,80 @@ class Run:
     wall_seconds: float
     developers: int
     integration_branch_name: str = "trunk"
+    units: dict[str, "Run"] = field(default_factory=dict)
+    developer_teams: tuple[str, ...] = ()
 
     @property
     def frames(self) -> dict[str, pd.DataFrame]:
         """Every event table by name."""
         return {name: getattr(self, name) for name in TABLES}
+
+
+EVERY_INTEGRATION_BRANCH = "*"
+"""``Run.integration_branch_name`` of an organisation of several repositories: each
+repository's integration branch, named ``<service>/<branch>`` in ``branch_status``."""
+
+_ID_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "changes": (("change_id", "change"), ("feature_id", "feature"), ("author", "developer"), ("deployment_id", "deployment")),
+    "features": (("feature_id", "feature"), ("developer", "developer")),
+    "deployments": (("deployment_id", "deployment"),),
+    "incidents": (("incident_id", "incident"), ("deployment_id", "deployment"), ("change_id", "change"), ("responder", "developer")),
+    "ci_runs": (("run_id", "run"), ("change_id", "change")),
+    "activity": (("developer", "developer"),),
+    "merges": (("change_id", "change"),),
+}
+"""Identifier columns renumbered when runs are put together, and which numbering each uses (-1 stays -1)."""
+
+_BRANCH_COLUMNS: dict[str, str] = {
+    "changes": "target", "deployments": "source", "ci_runs": "branch", "merges": "target", "branch_status": "branch",
+}
+"""Branch-name columns prefixed with the repository's name when runs are put together."""
+
+
+def combine_runs(runs: Mapping[str, Run], scenario: Any, developer_teams: tuple[str, ...]) -> Run:
+    """Several repositories' runs of one replication as one organisation's run.
+
+    Each table is the repositories' tables one after another (in ``runs`` order), with
+    identifiers renumbered so they stay unique (repository *k*'s change 1 becomes
+    1 + the changes of the repositories before it; likewise features, deployments,
+    incidents, CI runs and developers; ``-1`` stays ``-1``; ``deployments.change_ids``
+    follows its changes) and branch names prefixed with the repository's name
+    (``web/trunk``). ``branch_status`` keeps each repository's integration branch only,
+    so :data:`EVERY_INTEGRATION_BRANCH` reads the red share of every repository.
+    ``activity.detail`` keeps each repository's own numbering.
+    """
+    first = next(iter(runs.values()))
+    offsets = {"change": 0, "feature": 0, "deployment": 0, "incident": 0, "run": 0, "developer": 0}
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
+    for unit, run in runs.items():
+        sizes = {
+            "change": len(run.changes), "feature": len(run.features), "deployment": len(run.deployments),
+            "incident": len(run.incidents), "run": len(run.ci_runs), "developer": run.developers,
+        }
+        for name in TABLES:
+            frame = getattr(run, name).copy()
+            for column, numbering in _ID_COLUMNS.get(name, ()):
+                values = frame[column].to_numpy()
+                frame[column] = values + (values >= 0) * offsets[numbering]
+            if name == "deployments" and len(frame):
+                shift = offsets["change"]
+                frame["change_ids"] = [" ".join(str(int(i) + shift) for i in str(ids).split()) for ids in frame["change_ids"]]
+            if name == "branch_status":
+                frame = frame[frame["branch"] == run.integration_branch_name]
+            column = _BRANCH_COLUMNS.get(name)
+            if column is not None and len(frame):
+                frame[column] = unit + "/" + frame[column].astype(str)
+            parts[name].append(frame)
+        for key, size in sizes.items():
+            offsets[key] += size
+    frames = {name: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(COLUMNS[name]))
+              for name, frames in parts.items()}
+    for name, frame in frames.items():
+        for column, kind in DTYPES[name].items():
+            if kind == "i" and column in frame and len(frame):
+                frame[column] = frame[column].astype("int64")
+    return Run(
+        scenario=scenario, seed=first.seed, replication=first.replication, **frames,
+        wall_seconds=max(run.wall_seconds for run in runs.values()), developers=sum(run.developers for run in runs.values()),
+        integration_branch_name=EVERY_INTEGRATION_BRANCH, units=dict(runs), developer_teams=developer_teams,
+    )

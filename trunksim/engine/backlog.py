@@ -9,6 +9,7 @@ from the ``injected`` stream.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -20,6 +21,36 @@ from trunksim.scenario.schema import Scenario
 
 MIN_FEATURE_EFFORT_HOURS = 1.0 / 60.0
 """Smallest feature effort the engine accepts, working hours (one minute)."""
+
+
+@dataclass(frozen=True)
+class ApiChanges:
+    """How a repository's features change the APIs other services call (organisations).
+
+    Each feature draws, from the ``api`` stream, whether it changes the API of one of the
+    repository's services that has dependents (``change_share``) and whether the change
+    is incompatible as first written (``breaking_share``). ``mode`` says what follows:
+
+    * ``"contract"`` (polyrepo): an incompatible change carries a **contract defect** —
+      severity drawn as any defect's, failing as soon as it is live (its callers use the
+      API at once), caught by no review or QA and by CI only through contract tests;
+    * ``"expand"`` (polyrepo with expand/contract): every API change is made backwards
+      compatible, at ``effort_factor`` times the feature's effort; nothing breaks;
+    * ``"atomic"`` (monorepo): the author updates every caller in the same change,
+      ``update_hours`` of extra effort per dependent service; nothing breaks.
+
+    ``dependents[k]`` is how many services call service ``k`` of the repository;
+    ``service_of_developer`` (monorepo) picks, for a feature's developer, the services
+    their team owns (indices into ``dependents``); ``None``: every service of the repository.
+    """
+
+    mode: str
+    change_share: float
+    breaking_share: float
+    dependents: tuple[int, ...]
+    effort_factor: float = 1.0
+    update_hours: float = 0.0
+    service_of_developer: Optional[tuple[tuple[int, ...], ...]] = None
 
 
 class Backlog:
@@ -50,6 +81,8 @@ class Backlog:
         self.features_started = 0
         self._change_ids = 0
         self._defect_ids = 0
+        self.api: Optional[ApiChanges] = None
+        """How features change other services' APIs (organisations); ``None`` for a one-team scenario."""
 
     def has_work(self) -> bool:
         """True while features remain (always, unless ``work.backlog_features`` caps them)."""
@@ -63,16 +96,60 @@ class Backlog:
         work = self.work
         effort = float(work.feature_effort.sample(self.streams["features"], 1)[0])
         effort = max(effort, MIN_FEATURE_EFFORT_HOURS)
+        breaking = False
+        if self.api is not None:
+            effort, breaking = self.shape_api_change(effort, developer)
         lines = effort * work.lines_per_coding_hour
         rng = self.streams["defects"]
         count = int(rng.poisson(work.defects_per_100_lines * lines / 100.0))
         feature = Feature(feature_id=self.features_started + 1, effort_hours=effort, lines=lines, defects=[])
         self.features_started += 1
         feature.defects = self.draw_defects(rng, feature.feature_id, count, self.streams["defect_traits"])
+        if breaking:
+            feature.defects = sorted(feature.defects + [self.contract_defect(feature.feature_id)], key=lambda d: d.position)
         feature.developer = developer
         feature.started = self.clock()
         self.log.features.append(feature)
         return feature
+
+    def shape_api_change(self, effort: float, developer: int) -> tuple[float, bool]:
+        """An organisation's feature: its effort with the API work, and whether it breaks a contract.
+
+        Draws, from the ``api`` stream, which of the developer's services the feature is in
+        and whether it changes that service's API incompatibly (see :class:`ApiChanges`).
+        """
+        api = self.api
+        assert api is not None
+        u = self.streams["api"].random(3)
+        services = api.service_of_developer[developer] if api.service_of_developer is not None else range(len(api.dependents))
+        services = tuple(services)
+        dependents = api.dependents[services[min(int(u[0] * len(services)), len(services) - 1)]]
+        if dependents == 0 or u[1] >= api.change_share:
+            return effort, False
+        breaking = bool(u[2] < api.breaking_share)
+        if api.mode == "expand":
+            return effort * api.effort_factor, False
+        if api.mode == "atomic":
+            return (effort + api.update_hours * dependents, False) if breaking else (effort, False)
+        return effort, breaking
+
+    def contract_defect(self, feature_id: int) -> Defect:
+        """An incompatible API change: it fails in the callers as soon as it is live.
+
+        Drawn from the ``api`` stream: where in the feature it sits, its severity, and the
+        contract tests' and the canary's detection draws. Review and QA never see it
+        (``review_u`` and ``strategy_u`` are 1); rolling back cures it; monitoring sees it.
+        """
+        rng = self.streams["api"]
+        u = rng.random(3)
+        shares = np.asarray(self.work.severity_shares, dtype=float)
+        severity = int(rng.choice(3, p=shares / shares.sum())) + 1
+        self._defect_ids += 1
+        return Defect(
+            defect_id=self._defect_ids, feature_id=feature_id, position=float(u[0]), severity=severity,
+            review_u=1.0, ci_u=float(u[1]), canary_u=float(u[2]), strategy_u=1.0, time_to_failure_hours=0.0,
+            rollback_u=1.0, monitor_u=0.0, contract=True,
+        )
 
     def draw_defects(self, rng: np.random.Generator, feature_id: int, count: int, traits: np.random.Generator) -> list[Defect]:
         """Draw ``count`` latent defects: position, severity, time to failure and every detection draw at once.

@@ -99,11 +99,21 @@ class CIService:
         """Chance a run catches a given defect, probability (the suite's coverage, times test selection's)."""
         self._run_ids = 0
         self.detection_by_severity = [self.detection_probability] * 4
+        self.contract_detection = 0.0
+        """Chance the consumers' contract tests catch an incompatible API change (organisations), probability."""
         """The same, by defect severity (index 1-3); postmortem actions raise it (:meth:`learn`)."""
 
     def catches(self, defect) -> bool:
-        """True if the suite covers this unfixed defect (performance regressions it never does)."""
-        return not defect.fixed and not defect.performance and defect.ci_u < self.detection_by_severity[defect.severity]
+        """True if the suite covers this unfixed defect (performance regressions it never does).
+
+        An incompatible API change (``defect.contract``, organisations) is caught only by
+        the consumers' contract tests, with ``contract_detection`` (0 without them).
+        """
+        if defect.fixed or defect.performance:
+            return False
+        if defect.contract:
+            return defect.ci_u < self.contract_detection
+        return defect.ci_u < self.detection_by_severity[defect.severity]
 
     def learn(self, severity: int, gain: float) -> None:
         """A postmortem's action: close ``gain`` of the gap to 1 in the chance of catching defects of ``severity``."""

@@ -35,6 +35,7 @@ class Defect:
     rollback_u: float = 1.0  # below incidents.irreversible_failure_share: rolling back does not cure its failure
     monitor_u: float = 0.0  # below incidents.monitoring_coverage: monitoring alerts on its failure
     performance: bool = False  # a performance regression: no test catches it, only users or a canary
+    contract: bool = False  # an incompatible API change: only contract tests catch it; it fails in the callers
     change: Optional["Change"] = None
     found_by: str = ""  # "", review, ci, qa, canary, production
     found_at: float = -1.0
@@ -237,5 +238,5 @@ class Incident:
     restored: float = -1.0
     restored_by: str = ""  # flag_off, rollback, fix_forward, canary_rollback
     responder: int = -1
-    source: str = "production"  # production or canary
+    source: str = "production"  # production, canary, misconfiguration, or downstream (a broken API contract)
     exposed_share: float = 1.0  # share of users the failure reached (a canary's traffic share)

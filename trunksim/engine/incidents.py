@@ -133,6 +133,7 @@ class IncidentDesk:
         incident = Incident(
             incident_id=len(self.incidents) + 1, defect=defect,
             deployment_id=deployment.deployment_id if deployment is not None else -1, started=env.now,
+            source="downstream" if defect.contract else "production",
         )
         self.incidents.append(incident)
         defect.incident = incident

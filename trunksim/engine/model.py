@@ -58,6 +58,51 @@ class SimulationLimitError(RuntimeError):
     """A replication passed its event or wall-clock bound (``simulation.max_events``/``max_wall_seconds``)."""
 
 
+def run_bounded(env: simpy.Environment, scenario: Scenario, seed: int, replication: int) -> None:
+    """Run ``env`` for ``simulation.duration`` hours, checking the bounds every :data:`CHECK_EVERY_EVENTS` events.
+
+    Raises
+    ------
+    SimulationLimitError
+        Past ``simulation.max_events`` scheduled events or ``simulation.max_wall_seconds``
+        of real time; the message names the scenario, the replication and the seed.
+    """
+    settings = scenario.simulation
+    started = time.perf_counter()
+    step = env.step
+    countdown = CHECK_EVERY_EVENTS
+
+    def check_limits() -> None:
+        where = (
+            f"scenario {scenario.name!r}, replication {replication} (seed {seed}): "
+            f"stopped at {env.now:.0f} h of {settings.duration:.0f} h: more than"
+        )
+        if scheduled_events(env) > settings.max_events:
+            raise SimulationLimitError(
+                f"{where} simulation.max_events={settings.max_events} events; raise the bound or shorten simulation.duration"
+            )
+        if time.perf_counter() - started > settings.max_wall_seconds:
+            raise SimulationLimitError(
+                f"{where} simulation.max_wall_seconds={settings.max_wall_seconds:g} s; "
+                "raise the bound or shorten simulation.duration"
+            )
+
+    def step_and_check() -> None:
+        nonlocal countdown
+        step()
+        countdown -= 1
+        if countdown == 0:
+            countdown = CHECK_EVERY_EVENTS
+            check_limits()
+
+    env.step = step_and_check  # type: ignore[method-assign]  # Environment.run steps through this
+    try:
+        env.run(until=settings.duration)
+    finally:
+        del env.step
+    check_limits()
+
+
 class DeliveryModel:
     """One replication: build it, then call :meth:`run`.
 
@@ -71,14 +116,23 @@ class DeliveryModel:
         Replication index (selects the streams), 0-based.
     merge_model : MergeModel, optional
         Replaces the default merge-conflict and breakage model.
+    env : simpy.Environment, optional
+        The simulation to join: an organisation's repositories share one (default: a
+        new one of its own).
+    unit : str
+        An organisation's repository: the namespace of its random streams ("" for a
+        one-team scenario).
     """
 
-    def __init__(self, scenario: Scenario, seed: int, replication: int = 0, merge_model: Optional[MergeModel] = None) -> None:
+    def __init__(
+        self, scenario: Scenario, seed: int, replication: int = 0, merge_model: Optional[MergeModel] = None,
+        env: Optional[simpy.Environment] = None, unit: str = "",
+    ) -> None:
         self.scenario = scenario
         self.seed = seed
         self.replication = replication
-        env = self.env = simpy.Environment()
-        streams = self.streams = Streams(seed, replication)
+        env = self.env = env if env is not None else simpy.Environment()
+        streams = self.streams = Streams(seed, replication, unit)
         log = self.log = EventLog()
         cal = scenario.team.calendar
         calendar = self.calendar = WorkingCalendar(cal.enabled, cal.hours_per_day, cal.days_per_week, cal.day_start_hour)
@@ -161,43 +215,9 @@ class DeliveryModel:
             ``simulation.max_wall_seconds`` of real time; the message names the
             scenario, the replication and the seed.
         """
-        settings = self.scenario.simulation
-        env = self.env
         started = time.perf_counter()
-        step = env.step
-        countdown = CHECK_EVERY_EVENTS
-
-        def step_and_check() -> None:
-            nonlocal countdown
-            step()
-            countdown -= 1
-            if countdown == 0:
-                countdown = CHECK_EVERY_EVENTS
-                self._check_limits(started)
-
-        env.step = step_and_check  # type: ignore[method-assign]  # Environment.run steps through this
-        try:
-            env.run(until=settings.duration)
-        finally:
-            del env.step
-        self._check_limits(started)
+        run_bounded(self.env, self.scenario, self.seed, self.replication)
         return self.result(time.perf_counter() - started)
-
-    def _check_limits(self, started: float) -> None:
-        settings = self.scenario.simulation
-        where = (
-            f"scenario {self.scenario.name!r}, replication {self.replication} (seed {self.seed}): "
-            f"stopped at {self.env.now:.0f} h of {settings.duration:.0f} h: more than"
-        )
-        if scheduled_events(self.env) > settings.max_events:
-            raise SimulationLimitError(
-                f"{where} simulation.max_events={settings.max_events} events; raise the bound or shorten simulation.duration"
-            )
-        if time.perf_counter() - started > settings.max_wall_seconds:
-            raise SimulationLimitError(
-                f"{where} simulation.max_wall_seconds={settings.max_wall_seconds:g} s; "
-                "raise the bound or shorten simulation.duration"
-            )
 
     def result(self, wall_seconds: float) -> Run:
         """Package the event log of a finished run."""

@@ -74,6 +74,9 @@ class Team:
         """Every feature goes behind a flag (``flags.every_feature``)."""
         self.coding_factor: Optional[Callable[[], float]] = None
         """Working hours per hour of coding effort (flag debt), when the flag lifecycle is on."""
+        self.team_of: Optional[tuple[int, ...]] = None
+        """The team of each developer (a monorepo of several teams): people review only their own team's changes."""
+        self.team_sizes: dict[int, int] = {}
         self.instead_of_new_work: Optional[Callable[[], Optional[Work]]] = None
         """Work to do instead of starting a new feature, if any now (an error-budget freeze's reliability work)."""
         self.response_time = response_time
@@ -103,6 +106,13 @@ class Team:
         """``dev`` is a reviewer and did not write ``change`` (or nobody else could review it)."""
         if dev.index >= self.reviewers:
             return False
+        team_of = self.team_of
+        if team_of is not None:
+            if team_of[dev.index] != team_of[change.author]:
+                return False
+            if dev.index == change.author:
+                return self.team_sizes[team_of[dev.index]] == 1
+            return True
         return dev.index != change.author or len(self.developers) == 1 or (self.reviewers == 1 and change.author == 0)
 
     def request_review(self, change: Change) -> None:

@@ -89,7 +89,7 @@ def change_failure_rate(deployments: pd.DataFrame, incidents: pd.DataFrame, wind
     shipped = window_deployments(deployments, window)
     if len(shipped) == 0:
         return math.nan
-    failures = incidents if not escaped_only else incidents[incidents["source"] == "production"]
+    failures = incidents if not escaped_only else incidents[incidents["source"].isin(ESCAPED_SOURCES)]
     failed = shipped["deployment_id"].isin(failures["deployment_id"])
     return float(failed.mean())
 
@@ -109,6 +109,9 @@ def recovery_time_median_hours(incidents: pd.DataFrame, window: Window) -> float
     """Median failed deployment recovery time, hours, interpolated; NaN with no incidents."""
     return _quantile(recovery_times_hours(incidents, window), 50)
 
+
+ESCAPED_SOURCES = ("production", "downstream")
+"""Incident sources of failures that reached every user (a broken API contract fails in its callers)."""
 
 ROLLBACK_PATHS = ("rollback", "canary_rollback")
 """``restored_by`` values of failures restored by taking the deployment back (under blue/green: switching back)."""

@@ -11,8 +11,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from trunksim.tables import STAGES
+from typing import TYPE_CHECKING
+
+from trunksim.tables import EVERY_INTEGRATION_BRANCH, STAGES
 from trunksim.metrics.window import Window
+
+if TYPE_CHECKING:  # pragma: no cover
+    from trunksim.tables import Run
 
 
 def _mean(values: pd.Series) -> float:
@@ -99,6 +104,19 @@ def red_share(branch_status: pd.DataFrame, branch: str, window: Window) -> float
     end = rows["green_at_hours"].fillna(window.end_hours).clip(upper=window.end_hours)
     overlap = (end - start).clip(lower=0.0)
     return float(overlap.sum()) / (window.end_hours - window.start_hours)
+
+
+def integration_red_share(run: "Run", window: Window) -> float:
+    """Share of the window the integration branch was red; for several repositories, their mean.
+
+    One repository: :func:`red_share` of ``run.integration_branch_name``. An organisation
+    of several repositories (``EVERY_INTEGRATION_BRANCH``): the unweighted mean over the
+    repositories of each one's integration-branch red share (``<service>/<branch>``).
+    """
+    if run.integration_branch_name != EVERY_INTEGRATION_BRANCH:
+        return red_share(run.branch_status, run.integration_branch_name, window)
+    shares = [red_share(run.branch_status, f"{name}/{unit.integration_branch_name}", window) for name, unit in run.units.items()]
+    return float(np.mean(shares)) if shares else math.nan
 
 
 def merge_conflict_rate(merges: pd.DataFrame, window: Window) -> float:

@@ -40,8 +40,9 @@ from trunksim.scenario.mechanisms import (
     Progressive,
     TestSelection,
 )
+from trunksim.scenario.organisation import Organisation, unit_plans
 from trunksim.scenario.overrides import apply_overrides
-from trunksim.scenario.problems import FieldsError, show_value
+from trunksim.scenario.problems import FieldsError, ScenarioError, show_value
 from trunksim.strategies.registry import parameter_union
 from trunksim.units import WORKING, ClockHours, PositiveClockHours, PositiveWorkingHours
 
@@ -500,7 +501,28 @@ class Scenario(Section):
     cost: Cost = Field(default_factory=Cost)
     flags: FlagLifecycle = Field(default_factory=FlagLifecycle)
     simulation: Simulation = Field(default_factory=Simulation)
+    organisation: Optional[Organisation] = Field(
+        None, description="optional: several teams and services, in one repository or one per service"
+    )
     sweep: Optional[Sweep] = Field(None, description="optional sweep: a grid of values or a list of named variants")
+
+    @model_validator(mode="after")
+    def _an_organisation_that_can_run(self) -> "Scenario":
+        org = self.organisation
+        if org is None:
+            return self
+        if org.layout == "monorepo" and self.review.reviewers > 0:
+            raise FieldsError(
+                "review.reviewers names the first developers of one team; in a monorepo of several teams leave it at 0 "
+                "(everyone reviews their own team's changes)", ("organisation", "layout"),
+            )
+        try:
+            unit_plans(self)
+        except ScenarioError as error:
+            problem = error.problems[0]
+            raise FieldsError(f"a team's or service's set gives an invalid scenario: {problem.field}: {problem.message}",
+                              ("organisation",)) from None
+        return self
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Scenario":
         """Return a new scenario with dotted-path fields replaced: the way to change a scenario.
