@@ -96,13 +96,13 @@ class Backlog:
         work = self.work
         effort = float(work.feature_effort.sample(self.streams["features"], 1)[0])
         effort = max(effort, MIN_FEATURE_EFFORT_HOURS)
-        breaking = False
+        breaking, area = False, -1
         if self.api is not None:
-            effort, breaking = self.shape_api_change(effort, developer)
+            effort, breaking, area = self.shape_api_change(effort, developer)
         lines = effort * work.lines_per_coding_hour
         rng = self.streams["defects"]
         count = int(rng.poisson(work.defects_per_100_lines * lines / 100.0))
-        feature = Feature(feature_id=self.features_started + 1, effort_hours=effort, lines=lines, defects=[])
+        feature = Feature(feature_id=self.features_started + 1, effort_hours=effort, lines=lines, defects=[], area=area)
         self.features_started += 1
         feature.defects = self.draw_defects(rng, feature.feature_id, count, self.streams["defect_traits"])
         if breaking:
@@ -112,26 +112,28 @@ class Backlog:
         self.log.features.append(feature)
         return feature
 
-    def shape_api_change(self, effort: float, developer: int) -> tuple[float, bool]:
-        """An organisation's feature: its effort with the API work, and whether it breaks a contract.
+    def shape_api_change(self, effort: float, developer: int) -> tuple[float, bool, int]:
+        """An organisation's feature: its effort with the API work, whether it breaks a contract, its service.
 
         Draws, from the ``api`` stream, which of the developer's services the feature is in
-        and whether it changes that service's API incompatibly (see :class:`ApiChanges`).
+        (its ``area``) and whether it changes that service's API incompatibly (see
+        :class:`ApiChanges`).
         """
         api = self.api
         assert api is not None
         u = self.streams["api"].random(3)
         services = api.service_of_developer[developer] if api.service_of_developer is not None else range(len(api.dependents))
         services = tuple(services)
-        dependents = api.dependents[services[min(int(u[0] * len(services)), len(services) - 1)]]
+        area = services[min(int(u[0] * len(services)), len(services) - 1)]
+        dependents = api.dependents[area]
         if dependents == 0 or u[1] >= api.change_share:
-            return effort, False
+            return effort, False, area
         breaking = bool(u[2] < api.breaking_share)
         if api.mode == "expand":
-            return effort * api.effort_factor, False
+            return effort * api.effort_factor, False, area
         if api.mode == "atomic":
-            return (effort + api.update_hours * dependents, False) if breaking else (effort, False)
-        return effort, breaking
+            return (effort + api.update_hours * dependents, False, area) if breaking else (effort, False, area)
+        return effort, breaking, area
 
     def contract_defect(self, feature_id: int) -> Defect:
         """An incompatible API change: it fails in the callers as soon as it is live.
@@ -202,6 +204,8 @@ class Backlog:
             target=target or self.integration_branch, defects=list(defects), created=created,
         )
         change.synced_at = created
+        if feature is not None:
+            change.area = feature.area
         for defect in change.defects:
             defect.change = change
         if feature is not None and kind == "feature":

@@ -53,6 +53,9 @@ class Branches:
         self._commit_events: dict[str, simpy.Event] = {}
         self.on_green: Callable[[Branch], None] = lambda branch: None
         """Called when a branch's head turns green (the deployer listens)."""
+        self.neighbours: Optional[tuple[tuple[int, ...], ...]] = None
+        """A monorepo of several services: for each service (index), the services whose merges race a change
+        in it (itself, those it calls, those calling it); ``None``: every merge races every change."""
 
     def __getitem__(self, name: str) -> Branch:
         return self.by_name[name]
@@ -83,16 +86,31 @@ class Branches:
             event = self._commit_events[branch.name] = self.env.event()
         return event
 
-    def record_lines(self, branch: Branch, lines: float) -> None:
-        """Remember that ``lines`` landed on ``branch`` now (what the conflict model asks about)."""
-        branch.merge_times.append(self.env.now)
+    def record_lines(self, branch: Branch, lines: float, area: int = -1) -> None:
+        """Remember that ``lines`` landed on ``branch`` now (what the conflict model asks about).
+
+        With services (``neighbours``) and a known ``area``, also by service.
+        """
+        now = self.env.now
+        branch.merge_times.append(now)
         previous = branch.merge_lines_cumulative[-1] if branch.merge_lines_cumulative else 0.0
         branch.merge_lines_cumulative.append(previous + lines)
+        if self.neighbours is not None and area >= 0:
+            times = branch.area_times.setdefault(area, [])
+            cumulative = branch.area_lines.setdefault(area, [])
+            times.append(now)
+            cumulative.append((cumulative[-1] if cumulative else 0.0) + lines)
 
-    def commit(self, branch: Branch, lines: Optional[float] = None) -> None:
+    def areas_of(self, change: Change) -> Optional[tuple[int, ...]]:
+        """The services whose merges race ``change`` (its own and its neighbours'), or ``None``: the whole branch."""
+        if self.neighbours is None or change.area < 0:
+            return None
+        return self.neighbours[change.area]
+
+    def commit(self, branch: Branch, lines: Optional[float] = None, area: int = -1) -> None:
         """A commit landed on ``branch`` (a merge, a revert, a fix): wake its build, or call it green."""
         if lines is not None and lines > 0:
-            self.record_lines(branch, lines)
+            self.record_lines(branch, lines, area)
         if not self.post_merge:
             branch.green_version = branch.version
             self.on_green(branch)
@@ -113,7 +131,7 @@ class Branches:
         change.merge_version = branch.version
         change.merged = now
         branch.pending.append(change)
-        self.record_lines(branch, change.lines)
+        self.record_lines(branch, change.lines, change.area)
         self.log.merges.append(
             MergeRecord(change.change_id, branch.name, now, change.lines, change.landed_lines, change.conflicts, breaks)
         )
@@ -124,7 +142,7 @@ class Branches:
         change.merged = -1.0
         change.merge_version = -1
         branch.version += 1
-        self.commit(branch, lines=change.lines)
+        self.commit(branch, lines=change.lines, area=change.area)
 
     def land(self, changes: list[Change], onto: Branch) -> None:
         """Land changes that merged elsewhere onto a branch as one commit (a release merge)."""

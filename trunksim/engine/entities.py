@@ -65,6 +65,7 @@ class Feature:
     completed: float = -1.0  # every change in production (and flag on, if flagged)
     flag_released: float = -1.0  # its flag first went on (went live), with the flag lifecycle on
     flag_removed: float = -1.0  # its flag's code was deleted
+    area: int = -1  # a monorepo of several services: the service (index) it is in; -1 otherwise
 
 
 @dataclass(slots=True, eq=False)
@@ -102,6 +103,7 @@ class Change:
     stage_since: float = 0.0
     stage_hours: list[float] = field(default_factory=lambda: [0.0] * len(STAGES))  # in STAGES order
     fixes: Optional[Defect] = None  # the defect a fix/hotfix change repairs
+    area: int = -1  # a monorepo of several services: the service (index) it changes; -1 otherwise
     queued: float = -1.0  # last time it joined a merge queue
 
     def enter(self, stage: str, now: float) -> None:
@@ -202,6 +204,8 @@ class Branch:
     version: int = 0
     merge_times: list[float] = field(default_factory=list)
     merge_lines_cumulative: list[float] = field(default_factory=list)
+    area_times: dict[int, list[float]] = field(default_factory=dict)  # a monorepo's services: merge times by service
+    area_lines: dict[int, list[float]] = field(default_factory=dict)  # and cumulative lines by service
     green_version: int = 0
     built_version: int = 0
     red_since: float = -1.0

@@ -165,14 +165,14 @@ class Flow:
                 work = self.fix_breakage(change) if outcome == EJECTED else self.read_eviction(change)
                 yield author.assign(PRIORITY_REWORK, work)
                 continue
-            concurrent = merges_since(target, change.ci_base_at)
+            concurrent = merges_since(target, change.ci_base_at, self.branches.areas_of(change))
             breaks = self.merge_u() < self.merge_model.breakage_probability(concurrent)
             self.merge(change, target, breaks)
             return
 
     def sync(self, change: Change, target: Branch, author: "Developer") -> Generator:
         """Take in the target (rebase): may conflict; resolving costs the author time."""
-        landed = lines_landed_since(target, change.synced_at)
+        landed = lines_landed_since(target, change.synced_at, self.branches.areas_of(change))
         change.landed_lines = landed
         change.synced_at = self.env.now
         p_conflict = self.merge_model.conflict_probability(change.lines, landed)

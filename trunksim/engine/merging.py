@@ -31,22 +31,39 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Protocol
+from typing import Optional, Protocol, Sequence
 
 from trunksim.engine.entities import Branch
 
 
-def lines_landed_since(branch: Branch, since: float) -> float:
-    """Lines merged into ``branch`` strictly after ``since``, lines."""
-    index = bisect.bisect_right(branch.merge_times, since)
-    total = branch.merge_lines_cumulative[-1] if branch.merge_lines_cumulative else 0.0
-    before = branch.merge_lines_cumulative[index - 1] if index > 0 else 0.0
+def _landed(times: list[float], cumulative: list[float], since: float) -> float:
+    index = bisect.bisect_right(times, since)
+    total = cumulative[-1] if cumulative else 0.0
+    before = cumulative[index - 1] if index > 0 else 0.0
     return total - before
 
 
-def merges_since(branch: Branch, since: float) -> int:
-    """Number of merges into ``branch`` strictly after ``since``."""
-    return len(branch.merge_times) - bisect.bisect_right(branch.merge_times, since)
+def lines_landed_since(branch: Branch, since: float, areas: Optional[Sequence[int]] = None) -> float:
+    """Lines merged into ``branch`` strictly after ``since``, lines.
+
+    ``areas`` (a monorepo of several services): count only the lines landed in those
+    services — a change's own service and the services it calls or that call it; code
+    elsewhere in the repository does not touch it.
+    """
+    if areas is None:
+        return _landed(branch.merge_times, branch.merge_lines_cumulative, since)
+    return sum(_landed(branch.area_times.get(a, []), branch.area_lines.get(a, []), since) for a in areas)
+
+
+def merges_since(branch: Branch, since: float, areas: Optional[Sequence[int]] = None) -> int:
+    """Number of merges into ``branch`` strictly after ``since`` (in ``areas`` only, if given)."""
+    if areas is None:
+        return len(branch.merge_times) - bisect.bisect_right(branch.merge_times, since)
+    total = 0
+    for a in areas:
+        times = branch.area_times.get(a, [])
+        total += len(times) - bisect.bisect_right(times, since)
+    return total
 
 
 class MergeModel(Protocol):

@@ -79,14 +79,20 @@ class OrganisationModel:
         model.team.team_of = tuple(index[name] for name in team_of_developer)
         model.team.team_sizes = {index[team.name]: team.developers for team in org.teams}
         services = [service.name for service in org.services]
+        if len(services) == 1:
+            return  # one service: nothing to place changes in, and no API between services
         dependents = tuple(len(org.dependents(name)) for name in services)
-        if any(dependents):
-            owned = {team.name: tuple(services.index(s) for s in team.services) for team in org.teams}
-            model.backlog.api = ApiChanges(
-                mode="atomic", change_share=org.api_change_share, breaking_share=org.breaking_share,
-                dependents=dependents, update_hours=org.consumer_update_hours,
-                service_of_developer=tuple(owned[name] for name in team_of_developer),
-            )
+        owned = {team.name: tuple(services.index(s) for s in team.services) for team in org.teams}
+        model.backlog.api = ApiChanges(
+            mode="atomic", change_share=org.api_change_share, breaking_share=org.breaking_share,
+            dependents=dependents, update_hours=org.consumer_update_hours,
+            service_of_developer=tuple(owned[name] for name in team_of_developer),
+        )
+        model.branches.neighbours = tuple(
+            tuple(sorted({k} | {services.index(d) for d in org.services[k].depends_on}
+                         | {services.index(d) for d in org.dependents(name)}))
+            for k, name in enumerate(services)
+        )
 
     def run(self) -> Run:
         """Simulate ``simulation.duration`` hours; the organisation's run, each repository's in ``units``.

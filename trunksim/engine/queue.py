@@ -132,7 +132,7 @@ class MergeQueue:
     def draw_breakage(self, target: Branch, changes: list[Change]) -> None:
         """Does each change break the target, tested on the tip with the changes ahead of it?"""
         for ahead, change in enumerate(changes):
-            concurrent = merges_since(target, change.ci_base_at) + ahead
+            concurrent = merges_since(target, change.ci_base_at, self.branches.areas_of(change)) + ahead
             change.breaks_build = self.merge_u() < self.merge_model.breakage_probability(concurrent)
 
     def test(self, target: Branch, changes: list[Change]) -> Generator:

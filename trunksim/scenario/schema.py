@@ -516,6 +516,14 @@ class Scenario(Section):
                 "review.reviewers names the first developers of one team; in a monorepo of several teams leave it at 0 "
                 "(everyone reviews their own team's changes)", ("organisation", "layout"),
             )
+        base = self.model_copy(update={"organisation": None, "sweep": None})
+        for kind, items in (("teams", org.teams), ("services", org.services)):
+            for i, item in enumerate(items):
+                for path, value in item.set.items():
+                    try:
+                        base.with_overrides({path: value})
+                    except ScenarioError as error:
+                        raise FieldsError(error.problems[0].message, ("organisation", kind, i, "set", path)) from None
         try:
             unit_plans(self)
         except ScenarioError as error:
