@@ -10,10 +10,13 @@ Figures (issue 4):
   (g) CPU per change at 5, 50, 200 and 1,000 developers (runners 0.4 per developer,
       13 weeks, trunk-based): cost should grow with the work, not faster (issue 13);
   (h) CPU of one 12-developer x 90-day replication, metrics included, as a share of the
-      CPU of 20,000 customers of an M/M/4 queue in bare SimPy, both in this process.
+      CPU of 20,000 customers of an M/M/4 queue in bare SimPy, both in this process;
+  (i) an organisation of 500 developers (50 teams of 10) and 50 services for one quarter
+      (13 weeks), polyrepo and monorepo: CPU seconds of one replication, with the
+      organisation's and every team's and service's metrics (issue 15).
 
 Targets: (d) < 1 s, (e) >= 1.8x, (f) < 50 MB, (g) 200 vs 50 developers <= 1.3x,
-(h) <= 0.16. Run: ``python benchmarks/bench.py`` (about 2-4 minutes).
+(h) <= 0.16, (i) seconds per replication. Run: ``python benchmarks/bench.py`` (about 3-5 minutes).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import trunksim
 from trunksim.engine.model import DeliveryModel
 from trunksim.experiment import run, simulate
 from trunksim.metrics import compute_metrics
+from trunksim.metrics.organisation import organisation_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("trunk-based", "github-flow", "gitflow")
@@ -131,6 +135,33 @@ def main() -> None:
     share = min(cpus) / reference_cpu
     print(f"(h) one 12-developer x 90-day replication with metrics: {min(cpus) * 1e3:.0f} CPU-ms (best of 5) = "
           f"{share:.2f} of 20,000 M/M/4 customers in bare SimPy ({reference_cpu * 1e3:.0f} CPU-ms)   target <= 0.16")
+    for layout in ("polyrepo", "monorepo"):
+        organisation = big_organisation(base, layout)
+        start = time.process_time()
+        result = simulate(organisation, seed=1)
+        simulated = time.process_time() - start
+        units = organisation_metrics(result)
+        measured = time.process_time() - start - simulated
+        print(f"(i) 500 developers, 50 services, 13 weeks, {layout}: {simulated:.1f} CPU-s to simulate "
+              f"({len(result.changes):,} changes), {measured:.1f} CPU-s for the metrics of the organisation, "
+              f"{(units['level'] == 'team').sum() // len(set(units['metric']))} teams and "
+              f"{(units['level'] == 'service').sum() // len(set(units['metric']))} services   target: seconds")
+
+
+def big_organisation(base, layout: str, teams: int = 50, per_team: int = 10):
+    """``teams`` teams of ``per_team`` developers, each owning one service; service k calls up to three earlier ones."""
+    rng = random.Random(0)
+    services = [
+        {"name": f"s{k:02d}", "depends_on": sorted({f"s{rng.randrange(k):02d}" for _ in range(min(k, 3))})}
+        for k in range(teams)
+    ]
+    org = {
+        "layout": layout, "services": services,
+        "teams": [{"name": f"t{k:02d}", "developers": per_team, "services": [f"s{k:02d}"]} for k in range(teams)],
+    }
+    return base.with_overrides({
+        "name": f"organisation {layout}", "organisation": org, "simulation.duration": "13w", "simulation.warm_up": "1w",
+    })
 
 
 if __name__ == "__main__":

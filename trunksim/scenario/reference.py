@@ -12,6 +12,7 @@ from typing import Any, Iterator
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from trunksim.scenario.organisation import Organisation, OrgService, OrgTeam
 from trunksim.scenario.schema import Scenario
 from trunksim.strategies.registry import REGISTRY, params_model, strategy_class
 from trunksim.units import CLOCK, WORKING, DurationUnit, duration_unit
@@ -89,6 +90,16 @@ def parameter_table() -> str:
         if path == "strategy":
             continue
         lines.append(f"| `{path}` | {default} | {description} |")
+    lines += [
+        "", "## `organisation`", "",
+        "Optional: several teams and services, in one repository (`monorepo`) or one per service",
+        "(`polyrepo`); see `docs/organisations.md`. Each entry of `teams` and `services` takes the",
+        "fields under `teams[]` and `services[]`.", "",
+        "| field | default | meaning, unit |", "| --- | --- | --- |",
+    ]
+    for model, prefix in ((Organisation, "organisation."), (OrgTeam, "organisation.teams[]."), (OrgService, "organisation.services[].")):
+        for path, default, description in _rows(model, prefix):
+            lines.append(f"| `{path}` | {default} | {description} |")
     for name in REGISTRY:
         description = strategy_class(name).description
         lines += ["", f"## strategy `{name}`", "", description, "", "| field | default | meaning, unit |", "| --- | --- | --- |"]
