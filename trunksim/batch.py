@@ -7,11 +7,21 @@ Layout of an output folder::
                               package version), what finished (with the SHA-256 of each
                               runs file and timings) and, once complete, the outputs
     OUT/runs/NNN.csv          one file per scenario or sweep point, written atomically
+    OUT/runs/NNN.units.csv    an organisation scenario's point only: every metric of the
+                              organisation, each team and (polyrepo) each service, per
+                              replication (long: scenario, replication, level, unit,
+                              metric, value), written and hashed with its runs file
     OUT/replications.csv      every row, in scenario order   } written when the whole
     OUT/replications.parquet  the same, if pyarrow is there  } batch has finished and
     OUT/summary.csv           medians, 95% intervals,        } every runs file has been
                               paired differences             } verified against its hash
+    OUT/units.csv             every point's unit rows, in point order  } only when some
+    OUT/units_summary.csv     per scenario, level, unit and metric:    } point is an
+                              replications, median, 95% interval of    } organisation
+                              the median                               } scenario
     OUT/plots/*.png, OUT/report.html
+                              (with units also plots/teams.png, and a "Teams and
+                              services" section in the report)
 
 The rules, each held by a test (``tests/test_batch_reliability.py``):
 
@@ -22,18 +32,21 @@ The rules, each held by a test (``tests/test_batch_reliability.py``):
   a lock left by a run that is no longer running.
 * **A fresh run clears only what a trunksim run wrote there.** Into a folder whose
   ``manifest.json`` is a trunksim manifest, a run without ``--resume`` removes that
-  run's files (``manifest.json``, ``runs/NNN.csv``, ``replications.csv``/``.parquet``,
-  ``summary.csv``, ``report.html``, ``plots/*.png``, temporary files) and says how many;
+  run's files (``manifest.json``, ``runs/NNN.csv``, ``runs/NNN.units.csv``,
+  ``replications.csv``/``.parquet``, ``summary.csv``, ``units.csv``,
+  ``units_summary.csv``, ``report.html``, ``plots/*.png``, temporary files) and says how many;
   everything else in the folder stays. A folder holding result files without a trunksim
   manifest, or a ``manifest.json`` that is not one, is refused: nothing is overwritten.
 * **Resume trusts nothing unverified.** ``resume=True`` keeps a ``runs/NNN.csv`` only if
   its scenario's content hash still matches *and* the file's SHA-256 matches the one
-  recorded when it was written (and it parses to the expected rows); anything else is
-  recomputed, and said. The outputs are written only from the complete, verified set.
+  recorded when it was written (and it parses to the expected rows), and, for an
+  organisation scenario, its ``runs/NNN.units.csv`` passes the same checks; anything
+  else is recomputed, and said. The outputs are written only from the complete,
+  verified set.
 * **Names are data.** ``replications.csv`` is the verified runs files put together byte
-  for byte (one header), and the frame is read back with scenario and strategy names as
-  text, so a scenario named ``NA``, ``TRUE`` or ``007`` stays itself. Two points with the
-  same name are refused before anything runs.
+  for byte (one header), and so is ``units.csv``; the frames are read back with scenario,
+  strategy, team and service names as text, so a scenario named ``NA``, ``TRUE`` or
+  ``007`` stays itself. Two points with the same name are refused before anything runs.
 * **Stopping.** Ctrl-C or SIGTERM raises :class:`BatchInterrupted` after everything
   finished is on disk; while the outputs are being written, the partial outputs are
   removed first. A lost worker or scheduler raises :class:`BatchIncomplete` the same way.
@@ -62,6 +75,8 @@ import pandas as pd
 from trunksim.executors import ExecutorError, completed, executor_for
 from trunksim.experiment import (
     MAX_REPLICATIONS,
+    UNIT_ID_COLUMNS,
+    UNITS_KEY,
     Measure,
     Point,
     RunOptions,
@@ -70,7 +85,9 @@ from trunksim.experiment import (
     replicate,
     resolve,
     summarize,
+    summarize_units,
     takes_run_options,
+    unit_rows,
 )
 from trunksim.io import parquet_available, remove_stale_temporaries, write_csv, write_parquet, write_text
 from trunksim.metrics.levels import LEVELS, level_shares
@@ -83,14 +100,19 @@ MANIFEST_VERSION = 2
 
 MANIFEST = "manifest.json"
 LOCK = ".trunksim.lock"
-OUTPUT_FILES = ("replications.csv", "replications.parquet", "summary.csv", "report.html")
-"""The files written from the whole batch (besides ``plots/*.png``)."""
+OUTPUT_FILES = ("replications.csv", "replications.parquet", "summary.csv", "units.csv", "units_summary.csv", "report.html")
+"""The files written from the whole batch (besides ``plots/*.png``); ``units*.csv`` only when some point has units."""
 
 RUN_FILE = re.compile(r"^[0-9]{3,}\.csv$")
+UNITS_FILE = re.compile(r"^[0-9]{3,}\.units\.csv$")
+"""``runs/NNN.units.csv``: the per-team and per-service rows of an organisation scenario's point."""
 
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 TEXT_COLUMNS = ("scenario", "strategy")
 """Result columns read back exactly as written: names are text, never numbers, booleans or missing."""
+
+UNIT_TEXT_COLUMNS = ("scenario", "level", "unit", "metric")
+"""The same for the per-team and per-service files (``runs/NNN.units.csv``, ``units.csv``, ``units_summary.csv``)."""
 
 
 class BatchError(Exception):
@@ -208,6 +230,30 @@ def read_results_csv(source: Any, columns: Optional[Sequence[str]] = None) -> pd
         handle, dtype={name: str for name in (*TEXT_COLUMNS, "variant")}, keep_default_na=False, na_values=[""]
     )
     return frame.reindex(columns=list(columns)) if columns is not None else frame
+
+
+def read_units_csv(source: Any) -> pd.DataFrame:
+    """Read a per-team and per-service results CSV back (a path or CSV text), names exactly as written.
+
+    ``scenario``, ``level``, ``unit`` and ``metric`` are read as text (a team named
+    ``007`` or ``NA`` stays itself), and only an empty cell is missing.
+
+    Parameters
+    ----------
+    source : path, file or str
+        ``runs/NNN.units.csv``, ``units.csv`` or ``units_summary.csv``, or its text.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows as written, with the file's columns.
+    """
+    handle = _stringio.StringIO(source) if isinstance(source, str) else source
+    return pd.read_csv(handle, dtype={name: str for name in UNIT_TEXT_COLUMNS}, keep_default_na=False, na_values=[""])
+
+
+UNITS_HEADER = results_csv_text(pd.DataFrame(columns=list(UNIT_ID_COLUMNS)))
+"""The first line of every ``runs/NNN.units.csv`` and of ``units.csv``."""
 
 
 # -- the output folder: checks, lock, clearing ----------------------------------------------
@@ -446,8 +492,9 @@ def read_manifest(folder: Path) -> Optional[dict]:
 
 
 def _run_files(runs: Path) -> list[Path]:
+    """The runs files (``NNN.csv``) and units files (``NNN.units.csv``) in ``runs``."""
     try:
-        return sorted(p for p in runs.iterdir() if RUN_FILE.match(p.name) and p.is_file())
+        return sorted(p for p in runs.iterdir() if (RUN_FILE.match(p.name) or UNITS_FILE.match(p.name)) and p.is_file())
     except OSError:
         return []
 
@@ -463,6 +510,15 @@ def _result_files(folder: Path) -> list[Path]:
     """Files a trunksim run writes in ``folder`` (besides the manifest and the lock) that are there now."""
     files = [folder / name for name in OUTPUT_FILES if (folder / name).is_file()]
     return files + _run_files(folder / "runs") + _plot_files(folder / "plots")
+
+
+_NOT_RECORDED = object()
+"""An old manifest entry without ``units_file``: written before units files existed."""
+
+
+def _units_name(index: int) -> str:
+    """``runs/NNN.units.csv`` of point ``index``."""
+    return f"runs/{index:03d}.units.csv"
 
 
 def _names(folder: Path, files: Sequence[Path]) -> str:
@@ -482,7 +538,12 @@ class Batch:
     """The output folder of a batch, locked by its caller: what is done, and writing what finishes.
 
     Made when the folder's lock is held. A fresh batch clears an earlier run's files; a
-    resumed one keeps the runs files that verify and clears the rest.
+    resumed one keeps the runs files (and units files) that verify and clears the rest.
+
+    Each manifest entry names its runs file (``file``, ``file_sha256``, ``rows``) and its
+    units file: ``units_file``, ``units_sha256`` and ``units_rows`` for a point whose
+    rows carried per-team and per-service metrics (an organisation scenario), all three
+    null for one whose rows did not.
     """
 
     def __init__(
@@ -517,16 +578,18 @@ class Batch:
         with _writing("clean"):
             remove_stale_temporaries([self.folder, self.runs, self.folder / "plots"])
         kept = self._verified(manifest) if resume and manifest is not None else {}
-        self._clear(manifest, keep={self.folder / entry["file"] for entry in kept.values()}, resume=resume)
+        keep = {self.folder / name for entry in kept.values() for name in (entry["file"], entry.get("units_file")) if name}
+        self._clear(manifest, keep=keep, resume=resume)
         self.entries = []
         for index, (point, digest) in enumerate(zip(self.points, self.hashes)):
-            old = kept.get(index)
+            old = kept.get(index) or {}
             self.entries.append(
                 {
                     "index": index, "name": point.scenario.name, "strategy": point.scenario.strategy.name,
                     "parameters": {k: v for k, v in point.parameters.items()}, "sha256": digest, "file": f"runs/{index:03d}.csv",
-                    "done": old is not None, "rows": old.get("rows") if old else None,
-                    "file_sha256": old.get("file_sha256") if old else None, "seconds": old.get("seconds") if old else None,
+                    "done": bool(old), "rows": old.get("rows"), "file_sha256": old.get("file_sha256"),
+                    "units_file": old.get("units_file"), "units_rows": old.get("units_rows"),
+                    "units_sha256": old.get("units_sha256"), "seconds": old.get("seconds"),
                 }
             )
         if resume and manifest is None:
@@ -560,11 +623,35 @@ class Batch:
             if problem:
                 self.notify(f"{self.folder / file}: {problem}; recomputing it")
                 continue
+            units_file = _units_name(index)
+            recorded = old.get("units_file", _NOT_RECORDED)
+            if recorded is _NOT_RECORDED and getattr(point.scenario, "organisation", None) is None:
+                recorded = None  # a manifest written before units files: a one-team point has none
+            if recorded is None:
+                kept[index] = old
+                continue
+            if recorded is _NOT_RECORDED:
+                problem = "no units file recorded for it in manifest.json (written by an older trunksim)"
+            elif recorded != units_file:
+                continue  # an odd entry: not trusted
+            else:
+                problem = self._units_problem_with(units_file, old.get("units_sha256"), old.get("units_rows"), point.scenario.name)
+            if problem:
+                self.notify(f"{self.folder / units_file}: {problem}; recomputing it")
+                continue
             kept[index] = old
         return kept
 
     def _problem_with(self, file: str, recorded: Any, name: str) -> Optional[str]:
         """Why a finished runs file cannot be trusted, or None."""
+        return self._file_problem(file, recorded, lambda data: self._content_problem(data, name))
+
+    def _units_problem_with(self, file: str, recorded: Any, rows: Any, name: str) -> Optional[str]:
+        """Why a finished units file cannot be trusted, or None."""
+        return self._file_problem(file, recorded, lambda data: self._units_content_problem(data, name, rows))
+
+    def _file_problem(self, file: str, recorded: Any, content_problem: Callable[[bytes], Optional[str]]) -> Optional[str]:
+        """Why a finished file cannot be trusted (missing, unreadable, no or another hash, bad content), or None."""
         path = self.folder / file
         try:
             data = path.read_bytes()
@@ -576,7 +663,27 @@ class Batch:
             return "no content hash recorded for it in manifest.json (written by an older trunksim)"
         if _sha256(data) != recorded:
             return "its content does not match the SHA-256 recorded in manifest.json (changed or damaged)"
-        return self._content_problem(data, name)
+        return content_problem(data)
+
+    def _units_content_problem(self, data: bytes, name: str, rows: Any) -> Optional[str]:
+        """Why the bytes of a units file are not a units file of point ``name`` with ``rows`` rows, or None."""
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return "not UTF-8 text"
+        if not text.startswith(UNITS_HEADER):
+            return "its columns are not a units file's"
+        try:
+            frame = read_units_csv(text)
+        except Exception as error:  # pandas' parser errors
+            return f"not readable as CSV ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+        if not isinstance(rows, int) or isinstance(rows, bool) or len(frame) != rows:
+            return f"{len(frame)} rows instead of the {rows} recorded in manifest.json"
+        if not (frame["scenario"] == name).all():
+            return f"its rows are not scenario {name!r}'s"
+        if sorted(set(frame["replication"].tolist())) != list(range(self.replications)):
+            return "its replications are not 0.." + str(self.replications - 1)
+        return None
 
     def _content_problem(self, data: bytes, name: str) -> Optional[str]:
         try:
@@ -624,10 +731,23 @@ class Batch:
         return sum(1 for e in self.entries if e["done"])
 
     def record(self, index: int, rows: list[dict], seconds: float, columns: Optional[list[str]] = None) -> None:
-        """A point finished: write its rows, then mark it done in the manifest with the file's SHA-256."""
+        """A point finished: write its rows, then mark it done in the manifest with the file's SHA-256.
+
+        Rows that carry per-team and per-service metrics (:data:`~trunksim.experiment.UNITS_KEY`)
+        also write ``runs/NNN.units.csv``, recorded with its SHA-256 and row count.
+        """
         text = results_csv_text(pd.DataFrame(rows, columns=columns if columns is not None else self.columns))
         data = text.encode("utf-8")
+        units = unit_rows(rows) if any(UNITS_KEY in row for row in rows) else None
         with _writing():
+            if units is not None:
+                units_text = results_csv_text(units)
+                write_text(self.folder / _units_name(index), units_text)
+                self.entries[index].update(
+                    units_file=_units_name(index), units_rows=len(units), units_sha256=_sha256(units_text.encode("utf-8"))
+                )
+            else:
+                self.entries[index].update(units_file=None, units_rows=None, units_sha256=None)
             write_text(self.folder / self.entries[index]["file"], text)
             self.entries[index].update(done=True, rows=len(rows), file_sha256=_sha256(data), seconds=round(seconds, 3))
             self._write_manifest()
@@ -657,6 +777,43 @@ class Batch:
             bodies.append(data.decode("utf-8")[len(self.header):])
         text = self.header + "".join(bodies)
         return text, read_results_csv(text, self.columns)
+
+    def assemble_units(self) -> tuple[Optional[str], Optional[pd.DataFrame]]:
+        """Every point's per-team and per-service rows, verified against the manifest: ``units.csv``'s text and the frame.
+
+        Returns
+        -------
+        (str, pandas.DataFrame) or (None, None)
+            The units files put together byte for byte in point order (one header) and
+            that text read back (columns :data:`~trunksim.experiment.UNIT_ID_COLUMNS`),
+            or ``(None, None)`` when no point has units.
+
+        Raises
+        ------
+        BatchError
+            A point is not finished, or its units file no longer matches what was recorded.
+        """
+        bodies = []
+        for entry in self.entries:
+            if not entry["done"]:
+                raise BatchError(f"{self.folder / entry['file']} is not finished; nothing is summarized from a partial set (run again with --resume)")
+            if not entry.get("units_file"):
+                continue
+            path = self.folder / entry["units_file"]
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                raise OutputFolderError(describe_os_error(OSError(error.errno, error.strerror, str(path)), "read")) from error
+            problem = None if _sha256(data) == entry["units_sha256"] else "its content changed after it was written"
+            problem = problem or self._units_content_problem(data, entry["name"], entry["units_rows"])
+            if problem:
+                raise BatchError(f"{path}: {problem}; nothing is summarized from it (run again with --resume to recompute it)")
+            bodies.append(data.decode("utf-8")[len(UNITS_HEADER):])
+        if not bodies:
+            return None, None
+        text = UNITS_HEADER + "".join(bodies)
+        frame = read_units_csv(text).astype({"replication": "int64", "value": "float64"})
+        return text, frame
 
     def finish(self, written: dict[str, Path]) -> None:
         """Record the outputs and mark the folder complete."""
@@ -712,9 +869,10 @@ def run_batch(
     plots: bool = True,
     report: bool = True,
     notify: Callable[[str], None] = _say,
+    return_units: bool = False,
     options: Optional[RunOptions] = None,
     **keywords: Any,
-) -> pd.DataFrame:
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Run points into an output folder, writing each as it finishes; return all rows.
 
     Parameters
@@ -732,10 +890,20 @@ def run_batch(
     notify : callable
         Receives one-line notes (an earlier run's files cleared, a stale lock taken over,
         a runs file recomputed); by default printed on standard error.
+    return_units : bool
+        Also return the per-team and per-service results of organisation scenarios
+        (what ``units.csv`` holds), as :func:`trunksim.experiment.run_organisation` does.
     options : RunOptions, optional
         How to run and measure, as in :func:`trunksim.experiment.run`.
     replications, seed, jobs, scheduler, executor, progress, metrics_profile, dora_year
         Keyword arguments setting the fields of :class:`~trunksim.experiment.RunOptions`.
+
+    Returns
+    -------
+    pandas.DataFrame or (pandas.DataFrame, pandas.DataFrame)
+        Every row (``replications.csv`` read back); with ``return_units``, also the long
+        frame of ``units.csv`` (columns :data:`~trunksim.experiment.UNIT_ID_COLUMNS`;
+        empty when no point is an organisation scenario).
 
     Raises
     ------
@@ -775,8 +943,12 @@ def run_batch(
             _run_pending(batch, points, root, n, measure, pool, options.progress)
             try:
                 text, frame = batch.assemble()
+                units_text, units = batch.assemble_units()
                 with _writing():
-                    written = write_outputs(frame, folder, points=points, plots=plots, report=report, replications_text=text)
+                    written = write_outputs(
+                        frame, folder, points=points, plots=plots, report=report, replications_text=text,
+                        units=units, units_text=units_text,
+                    )
                 batch.finish(written)
             except KeyboardInterrupt:
                 batch.remove_outputs()
@@ -784,6 +956,8 @@ def run_batch(
             except BaseException:
                 batch.remove_outputs()
                 raise
+    if return_units:
+        return frame, (units if units is not None else unit_rows([]))
     return frame
 
 
@@ -839,12 +1013,41 @@ def write_outputs(
     plots: bool = True,
     report: bool = True,
     replications_text: Optional[str] = None,
+    units: Optional[pd.DataFrame] = None,
+    units_text: Optional[str] = None,
 ) -> dict[str, Path]:
     """Write ``replications.csv`` (and ``.parquet``), ``summary.csv``, plots and the HTML report.
 
     ``replications_text``, if given, is written as ``replications.csv`` instead of
     ``frame`` printed again (a batch gives the verified runs files put together, so what
     was computed is what is written).
+
+    ``units``, the per-team and per-service results of organisation scenarios (columns
+    :data:`~trunksim.experiment.UNIT_ID_COLUMNS`), when it has rows, also writes
+    ``units.csv`` (``units_text`` if given, else ``units`` printed),
+    ``units_summary.csv`` (:func:`~trunksim.experiment.summarize_units`),
+    ``plots/teams.png`` and the report's "Teams and services" section.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Replication results (one row per scenario × replication).
+    folder : path
+        Where to write (created).
+    points : sequence of Point
+        The points run (the report's scenarios; the tornado charts' baseline).
+    plots, report : bool
+        Write ``plots/*.png``; write ``report.html``.
+    replications_text, units_text : str, optional
+        The exact text of ``replications.csv`` and ``units.csv``.
+    units : pandas.DataFrame, optional
+        Per-team and per-service results; nothing of them is written when None or empty.
+
+    Returns
+    -------
+    dict of str to Path
+        What was written: ``replications``, ``parquet``, ``summary``, ``units``,
+        ``units_summary``, ``plot:<name>``, ``report`` → path.
 
     Raises
     ------
@@ -866,13 +1069,21 @@ def write_outputs(
                  "replications.csv has the same rows")
     summary = summarize(frame)
     written["summary"] = write_results_csv(summary_with_levels(summary, frame), folder / "summary.csv")
+    has_units = units is not None and len(units) > 0
+    units_summary = None
+    if has_units:
+        written["units"] = write_text(folder / "units.csv", units_text if units_text is not None else results_csv_text(units))
+        units_summary = summarize_units(units)
+        written["units_summary"] = write_results_csv(units_summary, folder / "units_summary.csv")
     plot_paths: dict[str, Path] = {}
     if plots:
         from trunksim import plotting
 
         baseline = next((dict(point.baseline) for point in points if point.baseline), None)
-        plot_paths = plotting.save_standard_plots(frame, folder / "plots", baseline=baseline)
+        plot_paths = plotting.save_standard_plots(frame, folder / "plots", baseline=baseline, units=units if has_units else None)
         written.update({f"plot:{k}": v for k, v in plot_paths.items()})
     if report:
-        written["report"] = write_report(frame, summary, [p.scenario for p in points], plot_paths, folder / "report.html")
+        written["report"] = write_report(
+            frame, summary, [p.scenario for p in points], plot_paths, folder / "report.html", units_summary=units_summary
+        )
     return written

@@ -194,13 +194,13 @@ def run_command(
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write PNG plots and the HTML report's figures"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
-    """Run scenarios (or sweeps) and write replications.csv, summary.csv, plots/ and report.html to OUT."""
+    """Run scenarios (or sweeps) and write replications.csv, summary.csv, plots/ and report.html to OUT (and units.csv for organisations)."""
     from trunksim.batch import MAX_REPLICATIONS, BatchError, BatchInterrupted, OutputFolderError, check_output_folder, run_batch
     from trunksim.engine.model import SimulationLimitError
     from trunksim.executors import ExecutorError, close_scheduler, connect_scheduler, silence_dask_logs
-    from trunksim.experiment import RunOptions, summarize
+    from trunksim.experiment import RunOptions, summarize, summarize_units
     from trunksim.metrics import DORA_COLUMNS, check_profile, check_year
-    from trunksim.report import terminal_table
+    from trunksim.report import terminal_table, terminal_unit_table
     from trunksim.scenario.loading import ScenarioError
 
     for flag, check, value in (("--metrics-profile", check_profile, metrics_profile), ("--dora-year", check_year, dora_year)):
@@ -228,9 +228,9 @@ def run_command(
             if scheduler is not None:
                 silence_dask_logs()  # its failures are said here, in one line
                 client = connect_scheduler(scheduler, scheduler_timeout)
-            frame = run_batch(
+            frame, units = run_batch(
                 points, folder, options=options, executor=client, resume=resume, plots=plots,
-                notify=lambda message: typer.echo(message, err=True),
+                notify=lambda message: typer.echo(message, err=True), return_units=True,
             )
         except BatchInterrupted as stop:
             _stopped(str(stop), stopping)
@@ -255,7 +255,10 @@ def run_command(
         how = "--baseline" if baseline is not None else "the first scenario given; --baseline NAME chooses another"
         typer.echo(f"paired differences in summary.csv are from the baseline: {points[0].scenario.name} ({how})")
     typer.echo(terminal_table(summarize(frame, DORA_COLUMNS), DORA_COLUMNS))
-    typer.echo(f"\nresults in {folder}/: replications.csv, summary.csv, report.html{', plots/' if plots else ''}")
+    if len(units):
+        typer.echo("\n" + terminal_unit_table(summarize_units(units)))
+    written = "replications.csv, summary.csv" + (", units.csv, units_summary.csv" if len(units) else "")
+    typer.echo(f"\nresults in {folder}/: {written}, report.html{', plots/' if plots else ''}")
 
 
 @app.command("explain")

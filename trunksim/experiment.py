@@ -289,6 +289,49 @@ def unit_rows(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     return frame.astype({"replication": "int64", "value": "float64"})
 
 
+UNIT_SUMMARY_COLUMNS: tuple[str, ...] = (
+    "scenario", "level", "unit", "metric", "replications", "median", "median_ci95_low", "median_ci95_high",
+)
+"""Columns of :func:`summarize_units` (``units_summary.csv``)."""
+
+
+def summarize_units(units: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario, level, unit and metric: the median over replications with its 95% interval.
+
+    The statistics are those of ``summary.csv`` (:func:`summarize`):
+    :func:`trunksim.stats.describe`'s median and distribution-free interval of the
+    median; NaN values are left out and ``replications`` counts the others.
+
+    Parameters
+    ----------
+    units : pandas.DataFrame
+        The long frame of per-team and per-service results (columns
+        :data:`UNIT_ID_COLUMNS`), as :func:`run_organisation` or :func:`unit_rows` give.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`UNIT_SUMMARY_COLUMNS`, one row per scenario × level × unit ×
+        metric, in the order they first appear in ``units`` (scenarios in the order they
+        ran; the organisation, then its teams, then its services). Empty (with these
+        columns) for an empty frame.
+
+    Raises
+    ------
+    ValueError
+        A frame without one of :data:`UNIT_ID_COLUMNS`.
+    """
+    missing = [column for column in UNIT_ID_COLUMNS if column not in units.columns]
+    if missing:
+        raise ValueError(f"summarize_units() needs the columns {', '.join(UNIT_ID_COLUMNS)}; this frame has no {missing[0]!r}")
+    keys = ["scenario", "level", "unit", "metric"]
+    rows = []
+    for key, part in units.groupby(keys, sort=False):
+        stats = describe(part["value"])
+        rows.append({**dict(zip(keys, key)), **{name: stats[name] for name in UNIT_SUMMARY_COLUMNS[4:]}})
+    return pd.DataFrame(rows, columns=list(UNIT_SUMMARY_COLUMNS))
+
+
 def columns_for(points: Sequence[Point]) -> list[str]:
     """Result columns: identifiers, every swept parameter (in first-seen order), metrics."""
     parameters = list(dict.fromkeys(name for p in points for name in p.parameters))

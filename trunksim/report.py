@@ -15,7 +15,7 @@ import math
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 import pandas as pd
 
@@ -93,6 +93,117 @@ def terminal_table(summary: pd.DataFrame, metrics: Sequence[str], width: int = 1
     return "\n".join([heading[:width], *lines, "(their 95% intervals are in summary.csv and report.html)"])
 
 
+UNIT_METRICS: tuple[str, ...] = (
+    "deploys_per_day", "lead_time_median_hours", "change_failure_rate", "recovery_time_median_hours",
+    "incidents_per_week", "downstream_incidents_per_week", "ci_queue_wait_mean_hours", "red_branch_share",
+)
+"""The metrics of the per-team and per-service tables: the four DORA keys, then what the
+organisation adds (incidents, those a dependency caused, CI queueing, a red trunk)."""
+
+UNIT_SHORT_NAMES: dict[str, str] = {
+    **SHORT_NAMES,
+    "incidents_per_week": "incid/wk",
+    "downstream_incidents_per_week": "downstr/wk",
+    "ci_queue_wait_mean_hours": "CI wait h",
+    "red_branch_share": "red share",
+}
+"""Column headings of :func:`terminal_unit_table`."""
+
+_LEVEL_ORDER = ("organisation", "team", "service")
+
+
+def scenario_unit_table(
+    units_summary: pd.DataFrame, scenario: str, metrics: Sequence[str] = UNIT_METRICS, levels: Sequence[str] = _LEVEL_ORDER
+) -> pd.DataFrame:
+    """One scenario's per-team and per-service medians: one row per (level, unit), one column per metric.
+
+    Parameters
+    ----------
+    units_summary : pandas.DataFrame
+        ``units_summary.csv`` (:func:`trunksim.experiment.summarize_units`): columns
+        ``scenario, level, unit, metric, median``, ...
+    scenario : str
+        Whose units.
+    metrics : sequence of str
+        The columns, in order; metrics the summary lacks are left out.
+    levels : sequence of str
+        Which levels, in this order (organisation, team, service by default); within a
+        level, units in the order of the summary.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``level``, a ``unit`` column, then one column per metric (medians; NaN
+        where a unit has no value).
+    """
+    part = units_summary[(units_summary["scenario"] == scenario) & units_summary["level"].isin(levels)]
+    part = part[part["metric"].isin(metrics)]
+    keys = list(dict.fromkeys(zip(part["level"], part["unit"])))
+    keys.sort(key=lambda key: list(levels).index(key[0]))  # stable: units keep their order within a level
+    medians = part.set_index(["level", "unit", "metric"])["median"]
+    present = [m for m in metrics if m in set(part["metric"])]
+    rows = [[level, unit, *(float(medians.get((level, unit, m), math.nan)) for m in present)] for level, unit in keys]
+    table = pd.DataFrame(rows, columns=["level", "unit", *present]).set_index("level")
+    return table
+
+
+def terminal_unit_table(
+    units_summary: pd.DataFrame, width: int = 100, metrics: Sequence[str] = UNIT_METRICS, max_scenarios: int = 8
+) -> str:
+    """Per organisation scenario, its organisation and teams as text no wider than ``width`` columns.
+
+    What ``trunksim run`` prints after the DORA summary: for each scenario of
+    ``units_summary``, a heading line and one row for the organisation and one per
+    team, with short column headings (:data:`UNIT_SHORT_NAMES`) and medians only.
+
+    Parameters
+    ----------
+    units_summary : pandas.DataFrame
+        ``units_summary.csv`` (:func:`trunksim.experiment.summarize_units`).
+    width : int
+        The widest line allowed; columns are dropped from the right while a table is
+        wider, names are cut to 24 characters and headings to ``width``.
+    metrics : sequence of str
+        The columns, in order (:data:`UNIT_METRICS` by default).
+    max_scenarios : int
+        At most this many scenarios are shown (a large sweep would fill the screen); a
+        last line says how many more are in ``units_summary.csv``.
+
+    Returns
+    -------
+    str
+        The tables, ending with a line saying where the services and the 95% intervals
+        are; empty text for an empty summary.
+    """
+    if units_summary is None or units_summary.empty:
+        return ""
+    blocks = []
+    scenarios = list(dict.fromkeys(units_summary["scenario"]))
+    for scenario in scenarios[:max_scenarios]:
+        table = scenario_unit_table(units_summary, scenario, metrics, levels=("organisation", "team"))
+        if table.empty:
+            continue
+        names = ["organisation" if level == "organisation" else str(unit) for level, unit in zip(table.index, table["unit"])]
+        values = table.drop(columns="unit")
+        text = pd.DataFrame(
+            [[_fmt(float(v)) for v in row] for row in values.to_numpy()],
+            index=[name[:24] for name in names],
+            columns=[UNIT_SHORT_NAMES.get(m, m)[:12] for m in values.columns],
+        )
+        lines = text.to_string().splitlines()
+        keep = len(text.columns)
+        while keep > 1 and max(map(len, lines)) > width:
+            keep -= 1
+            lines = text.iloc[:, :keep].to_string().splitlines()
+        heading = f"{str(scenario).replace(chr(10), ' ')}: organisation and teams, medians"
+        blocks.append("\n".join([heading[:width], *lines]))
+    if not blocks:
+        return ""
+    more = len(scenarios) - max_scenarios
+    tail = [f"({more} more organisation scenario(s) in units_summary.csv)"] if more > 0 else []
+    return "\n\n".join(blocks) + "\n" + "\n".join([*tail, "(services and 95% intervals are in units_summary.csv and report.html)"])
+
+
 def difference_table(summary: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """Paired differences from the baseline for people: one row per metric, one column per other scenario.
 
@@ -139,7 +250,13 @@ def _table(frame: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequence, plots: Mapping[str, Path]) -> str:
+def render_report(
+    frame: pd.DataFrame,
+    summary: pd.DataFrame,
+    scenarios: Sequence,
+    plots: Mapping[str, Path],
+    units_summary: Optional[pd.DataFrame] = None,
+) -> str:
     """The report as one HTML string.
 
     Parameters
@@ -152,6 +269,16 @@ def render_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequenc
         The scenarios run (name, strategy, description and lesson are shown).
     plots : mapping of name → path
         PNG files to embed, in order.
+    units_summary : pandas.DataFrame, optional
+        ``units_summary.csv`` of organisation scenarios
+        (:func:`trunksim.experiment.summarize_units`); when it has rows, a section
+        "Teams and services" shows, per scenario, the medians of :data:`UNIT_METRICS`
+        for the organisation, each team and each service.
+
+    Returns
+    -------
+    str
+        The whole HTML document.
     """
     from trunksim import __version__
 
@@ -182,6 +309,7 @@ def render_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequenc
             parts.append(f"<h2>Paired difference from {html.escape(str(summary['baseline'].iloc[0]))}: "
                          "median [95% interval of the median difference]</h2>")
             parts.append(_table(difference_table(summary, DORA_COLUMNS)))
+        parts.extend(_units_section(units_summary))
         parts.append("<h2>Every metric: median</h2>")
         wide = summary.pivot(index="metric", columns="scenario", values="median")
         order = list(dict.fromkeys(summary["metric"]))
@@ -194,6 +322,45 @@ def render_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequenc
     return "\n".join(parts)
 
 
-def write_report(frame: pd.DataFrame, summary: pd.DataFrame, scenarios: Sequence, plots: Mapping[str, Path], path: str | os.PathLike) -> Path:
-    """Write :func:`render_report` to ``path`` atomically (UTF-8); returns the path."""
-    return write_text(path, render_report(frame, summary, scenarios, plots))
+def _units_section(units_summary: Optional[pd.DataFrame]) -> list[str]:
+    """The "Teams and services" section's HTML parts (none without units)."""
+    if units_summary is None or units_summary.empty:
+        return []
+    parts = [
+        "<h2>Teams and services</h2>",
+        "<p class='muted'>Medians over replications of the organisation, each team and (polyrepo) each service; "
+        "their 95% intervals are in units_summary.csv, every replication in units.csv.</p>",
+    ]
+    for scenario in dict.fromkeys(units_summary["scenario"]):
+        table = scenario_unit_table(units_summary, scenario)
+        if table.empty:
+            continue
+        parts.append(f"<h3>{html.escape(str(scenario))}</h3>")
+        parts.append(_table(table))
+    return parts
+
+
+def write_report(
+    frame: pd.DataFrame,
+    summary: pd.DataFrame,
+    scenarios: Sequence,
+    plots: Mapping[str, Path],
+    path: str | os.PathLike,
+    units_summary: Optional[pd.DataFrame] = None,
+) -> Path:
+    """Write :func:`render_report` to ``path`` atomically (UTF-8); returns the path.
+
+    Parameters
+    ----------
+    frame, summary, scenarios, plots, units_summary
+        As for :func:`render_report` (``units_summary`` adds the "Teams and services"
+        section).
+    path : path
+        The HTML file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    return write_text(path, render_report(frame, summary, scenarios, plots, units_summary))

@@ -8,7 +8,10 @@ Three kinds of input:
 * a **sweep frame** (a results frame with one column per swept parameter) —
   :func:`sweep_plot`, :func:`tornado` (:mod:`trunksim.plotting.sweeps`);
 * one **run** (``trunksim.simulate``: the event tables of one replication) —
-  :func:`timeline` and :func:`ci_queue_and_red` (:mod:`trunksim.plotting.runs`).
+  :func:`timeline` and :func:`ci_queue_and_red` (:mod:`trunksim.plotting.runs`);
+* the **units frame** of organisation scenarios (``trunksim.run_organisation``'s second
+  frame, ``units.csv``: one row per scenario × replication × team or service × metric) —
+  :func:`team_panel` (:mod:`trunksim.plotting.organisation`).
 
 :func:`save_standard_plots` writes the standard set as PNG files
 (:mod:`trunksim.plotting.files`). Every drawing function takes ``ax=None``; it draws
@@ -24,6 +27,7 @@ from __future__ import annotations
 from trunksim.tables import STAGES
 from trunksim.plotting.cost import cost_breakdown
 from trunksim.plotting.files import save_standard_plots
+from trunksim.plotting.organisation import TEAM_PLOT_METRICS, team_panel, unit_medians
 from trunksim.plotting.results import dora_panel, level_shares, metric_distribution, stage_breakdown
 from trunksim.plotting.runs import ci_occupancy, ci_queue_and_red, stage_segments, timeline
 from trunksim.plotting.style import (
@@ -53,6 +57,7 @@ __all__ = [
     "STAGES",
     "STAGE_COLOURS",
     "STAGE_LABELS",
+    "TEAM_PLOT_METRICS",
     "WAITING_STAGES",
     "ci_occupancy",
     "ci_queue_and_red",
@@ -66,7 +71,9 @@ __all__ = [
     "stage_segments",
     "sweep_parameters",
     "sweep_plot",
+    "team_panel",
     "timeline",
     "tornado",
+    "unit_medians",
     "use_projector_style",
 ]

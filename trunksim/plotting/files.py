@@ -15,6 +15,7 @@ import pandas as pd
 
 from trunksim.io import atomic_path
 from trunksim.plotting.cost import cost_breakdown, has_costs
+from trunksim.plotting.organisation import team_panel
 from trunksim.plotting.results import dora_panel, level_shares, metric_distribution, require_results, stage_breakdown
 from trunksim.plotting.style import DORA_PLOT_METRICS, projector_style
 from trunksim.plotting.sweeps import sweep_parameters, sweep_plot, tornado
@@ -45,7 +46,12 @@ def _facets(frame: pd.DataFrame, parameters: list[str]) -> tuple[object, list]:
     return parameters[1], values
 
 
-def save_standard_plots(frame: pd.DataFrame, folder: str | Path, baseline: Optional[Mapping[str, Any]] = None) -> dict[str, Path]:
+def save_standard_plots(
+    frame: pd.DataFrame,
+    folder: str | Path,
+    baseline: Optional[Mapping[str, Any]] = None,
+    units: Optional[pd.DataFrame] = None,
+) -> dict[str, Path]:
     """Write the standard plots of a results frame as PNG files; returns name → path.
 
     ``dora.png`` (every DORA metric), one ``<metric>.png`` per DORA metric,
@@ -59,6 +65,8 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path, baseline: Optio
     swept for a single strategy, ``tornado_lead_time_median_hours.png`` and
     ``tornado_deploys_per_day.png``, whose baseline is ``baseline`` (the swept paths'
     values in the scenario before the sweep; the grid's middle values without it).
+    Given ``units`` with team rows (organisation scenarios), also ``teams.png``: the
+    DORA metrics per team (:func:`~trunksim.plotting.organisation.team_panel`).
 
     Parameters
     ----------
@@ -66,6 +74,11 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path, baseline: Optio
         Replication results (``trunksim.run`` / ``trunksim.sweep``).
     folder : str or Path
         Where to write; created if missing. Existing files of the same names are replaced.
+    baseline : mapping, optional
+        The swept paths' values before the sweep (the tornado charts' baseline).
+    units : DataFrame, optional
+        The long per-team and per-service results of organisation scenarios (columns
+        ``scenario, replication, level, unit, metric, value``; ``units.csv``).
 
     Returns
     -------
@@ -128,4 +141,6 @@ def save_standard_plots(frame: pd.DataFrame, folder: str | Path, baseline: Optio
                 figure = Figure(figsize=(10, 2.6 + 0.9 * len(parameters)), layout="constrained")
                 tornado(frame, metric, ax=figure.subplots(), parameters=parameters, baseline=baseline)
                 save(figure, f"tornado_{metric}")
+    if units is not None and len(units) and (units["level"] == "team").any():
+        save(team_panel(units), "teams")
     return written
