@@ -26,7 +26,9 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def test_the_notebooks_are_there():
-    assert [p.name for p in PATHS] == ["01-quickstart.ipynb", "02-what-if.ipynb", "03-workshop.ipynb", "04-calibrate.ipynb"]
+    assert [p.name for p in PATHS] == [
+        "01-quickstart.ipynb", "02-what-if.ipynb", "03-workshop.ipynb", "04-calibrate.ipynb", "05-organisations.ipynb",
+    ]
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.stem)

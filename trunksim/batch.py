@@ -58,6 +58,7 @@ The rules, each held by a test (``tests/test_batch_reliability.py``):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io as _stringio
 import json
@@ -932,7 +933,7 @@ def run_batch(
     n, root = resolve(points, options.replications, options.seed)
     if n > MAX_REPLICATIONS:
         raise ValueError(f"{n:,} replications per scenario is more than {MAX_REPLICATIONS:,} (the bound of simulation.replications)")
-    measure = options.measure
+    measure = dataclasses.replace(options.measure, units=True)  # an organisation's teams and services: units.csv
     folder = check_output_folder(out)
     columns = columns_for(points)
     with executor_for(jobs=options.jobs, scheduler=options.scheduler, executor=options.executor) as pool:

@@ -51,6 +51,8 @@ class Measure:
 
     profile: str = "trunksim"
     year: int = DEFAULT_LEVEL_YEAR
+    units: bool = False
+    """Also measure every team and service of an organisation scenario (``UNITS_KEY``); :func:`run` does not."""
 
     def __post_init__(self) -> None:
         check_profile(self.profile)
@@ -274,7 +276,7 @@ def replicate(task: tuple[Point, int, int, Measure]) -> dict[str, Any]:
     }
     row.update(point.parameters)
     row.update(compute_metrics(result, measure.profile, year=measure.year))
-    if scenario.organisation is not None:
+    if scenario.organisation is not None and measure.units:
         units = organisation_metrics(result, measure.profile, year=measure.year)
         row[UNITS_KEY] = list(units.itertuples(index=False, name=None))
     return row
@@ -407,11 +409,11 @@ def run_organisation(
     """
     options = RunOptions.of(options, keywords, "run_organisation")
     points = as_points(scenarios)
-    rows = _replicate_all(points, options, "run_organisation")
+    rows = _replicate_all(points, options, "run_organisation", units=True)
     return pd.DataFrame(rows, columns=columns_for(points)), unit_rows(rows)
 
 
-def _replicate_all(points: list[Point], options: RunOptions, caller: str) -> list[dict]:
+def _replicate_all(points: list[Point], options: RunOptions, caller: str, units: bool = False) -> list[dict]:
     """Every replication of every point, rows in point-then-replication order."""
     if not points:
         raise ValueError(f"{caller}() needs at least one scenario")
@@ -419,7 +421,7 @@ def _replicate_all(points: list[Point], options: RunOptions, caller: str) -> lis
         check_valid(point.scenario)
         check_size(point.scenario)
     n, root = resolve(points, options.replications, options.seed)
-    measure = options.measure
+    measure = dataclasses.replace(options.measure, units=units)
     tasks = [(point, root, k, measure) for point in points for k in range(n)]
     rows: list[Optional[dict]] = [None] * len(tasks)
     with executor_for(jobs=options.jobs, scheduler=options.scheduler, executor=options.executor) as pool, \

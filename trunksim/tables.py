@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, NamedTuple
 
+import numpy as np
 import pandas as pd
 
 STAGES: tuple[str, ...] = ("coding", "review_wait", "review", "rework", "ci_queue", "ci", "merge_queue", "deploy_wait", "deploy")
@@ -278,6 +279,11 @@ _ID_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 """Identifier columns renumbered when runs are put together, and which numbering each uses (-1 stays -1)."""
 
+_NUMPY_KIND = {"i": "int64", "f": "float64", "b": "bool"}
+
+_INCIDENT_ACTIVITIES = ("incident", "postmortem")
+"""Activities whose ``detail`` is an incident id; every other ``detail`` is a change id (or -1)."""
+
 _BRANCH_COLUMNS: dict[str, str] = {
     "changes": "target", "deployments": "source", "ci_runs": "branch", "merges": "target", "branch_status": "branch",
 }
@@ -291,10 +297,10 @@ def combine_runs(runs: Mapping[str, Run], scenario: Any, developer_teams: tuple[
     identifiers renumbered so they stay unique (repository *k*'s change 1 becomes
     1 + the changes of the repositories before it; likewise features, deployments,
     incidents, CI runs and developers; ``-1`` stays ``-1``; ``deployments.change_ids``
-    follows its changes) and branch names prefixed with the repository's name
+    and ``activity.detail`` — an incident for ``incident`` and ``postmortem`` time, else a
+    change — follow theirs) and branch names prefixed with the repository's name
     (``web/trunk``). ``branch_status`` keeps each repository's integration branch only,
     so :data:`EVERY_INTEGRATION_BRANCH` reads the red share of every repository.
-    ``activity.detail`` keeps each repository's own numbering.
     """
     first = next(iter(runs.values()))
     offsets = {"change": 0, "feature": 0, "deployment": 0, "incident": 0, "run": 0, "developer": 0}
@@ -309,6 +315,10 @@ def combine_runs(runs: Mapping[str, Run], scenario: Any, developer_teams: tuple[
             for column, numbering in _ID_COLUMNS.get(name, ()):
                 values = frame[column].to_numpy()
                 frame[column] = values + (values >= 0) * offsets[numbering]
+            if name == "activity" and len(frame):
+                detail = frame["detail"].to_numpy()
+                shift = np.where(frame["activity"].isin(_INCIDENT_ACTIVITIES), offsets["incident"], offsets["change"])
+                frame["detail"] = detail + (detail >= 0) * shift
             if name == "deployments" and len(frame):
                 shift = offsets["change"]
                 frame["change_ids"] = [" ".join(str(int(i) + shift) for i in str(ids).split()) for ids in frame["change_ids"]]
@@ -324,8 +334,8 @@ def combine_runs(runs: Mapping[str, Run], scenario: Any, developer_teams: tuple[
               for name, frames in parts.items()}
     for name, frame in frames.items():
         for column, kind in DTYPES[name].items():
-            if kind == "i" and column in frame and len(frame):
-                frame[column] = frame[column].astype("int64")
+            if column in frame and kind in _NUMPY_KIND:
+                frame[column] = frame[column].astype(_NUMPY_KIND[kind])
     return Run(
         scenario=scenario, seed=first.seed, replication=first.replication, **frames,
         wall_seconds=max(run.wall_seconds for run in runs.values()), developers=sum(run.developers for run in runs.values()),

@@ -95,10 +95,15 @@ class Branches:
         branch.merge_times.append(now)
         previous = branch.merge_lines_cumulative[-1] if branch.merge_lines_cumulative else 0.0
         branch.merge_lines_cumulative.append(previous + lines)
-        if self.neighbours is not None and area >= 0:
+        if self.neighbours is not None:
+            self.record_area(branch, lines, area)
+
+    def record_area(self, branch: Branch, lines: float, area: int) -> None:
+        """Remember that ``lines`` landed now in service ``area`` of ``branch`` (a monorepo's services; -1: none)."""
+        if area >= 0:
             times = branch.area_times.setdefault(area, [])
             cumulative = branch.area_lines.setdefault(area, [])
-            times.append(now)
+            times.append(self.env.now)
             cumulative.append((cumulative[-1] if cumulative else 0.0) + lines)
 
     def areas_of(self, change: Change) -> Optional[tuple[int, ...]]:
@@ -151,6 +156,9 @@ class Branches:
             change.merge_version = onto.version
         onto.pending.extend(changes)
         self.commit(onto, lines=sum(c.lines for c in changes))
+        if self.neighbours is not None:  # a monorepo's services: what landed, by service
+            for change in changes:
+                self.record_area(onto, change.lines, change.area)
 
     def back_merge(self, change: Change, onto: Branch, since: float) -> bool:
         """Merge ``change`` back into ``onto`` as one commit; returns True if it conflicted.

@@ -105,7 +105,7 @@ class EnginePort:
         branch = self.branches[onto]
         if self.branches.back_merge(change, branch, since):
             self.team[change.author].assign(PRIORITY_REWORK, self.flow.resolve_conflict(change))
-        self.branches.commit(branch, lines=change.lines)
+        self.branches.commit(branch, lines=change.lines, area=change.area)
 
     # -- defects ---------------------------------------------------------------------
     def report_defect(self, defect: Defect, found_by: str) -> None:

@@ -15,6 +15,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 from trunksim.metrics import cost, dora, flow, levels, profiles, slo
 from trunksim.metrics.levels import check_year
 from trunksim.metrics.profiles import check_profile
@@ -115,6 +118,48 @@ def slo_metrics(run: "Run", window: Window) -> dict[str, float]:
     }
 
 
+def across_repositories(run: "Run", window: Window) -> dict[str, float]:
+    """The metrics of several repositories (a polyrepo) that depend on each repository's own settings.
+
+    Every other metric is computed on the repositories' tables put together. These are
+    not, because each repository has its own error budget, canary and environment
+    (its scenario, with a team's or service's ``set``, is ``run.units[name].scenario``):
+
+    * ``slo_compliance``, ``error_budget_remaining``, ``deploy_freeze_hours_per_week``:
+      the mean over the repositories with an error budget (each its own SLO);
+    * ``canary_failure_rate``: failed canaries ÷ canary attempts over the repositories
+      with a canary;
+    * the currency columns: the sum over the repositories of each one's weekly costs
+      at its own prices (an environment per repository), and ``cost_per_feature`` /
+      ``cost_per_deployment`` that total over every repository's completed features /
+      deployments in the window.
+    """
+    units = list(run.units.values())
+    budgets = [slo_metrics(unit, window) for unit in units if unit.scenario.error_budget.enabled]
+    values: dict[str, float] = {
+        name: float(np.mean([b[name] for b in budgets])) if budgets else math.nan
+        for name in ("slo_compliance", "error_budget_remaining", "deploy_freeze_hours_per_week")
+    }
+    canaried = [unit.deployments for unit in units if unit.scenario.deployment.canary.enabled]
+    values["canary_failure_rate"] = (
+        dora.canary_failure_rate(pd.concat(canaried, ignore_index=True), window, True) if canaried else math.nan
+    )
+    priced = [(unit, cost.prices_of(unit.scenario)) for unit in units]
+    if all(prices is not None for _, prices in priced):
+        weekly = {
+            name: sum(
+                cost.cost_metrics(u.activity, u.ci_runs, u.incidents, u.features, u.deployments, window, p)[name] for u, p in priced
+            )
+            for name in ("developer_cost_per_week", "ci_cost_per_week", "environment_cost_per_week", "impact_cost_per_week", "cost_per_week")
+        }
+        values.update(weekly)
+        values["cost_per_feature"] = cost.cost_per_feature(weekly["cost_per_week"], run.features, window)
+        values["cost_per_deployment"] = cost.cost_per_deployment(weekly["cost_per_week"], run.deployments, window)
+    elif any(prices is not None for _, prices in priced):
+        values.update({name: math.nan for name in cost.COST_COLUMNS if name != "ci_runner_hours_per_week"})
+    return values
+
+
 def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAULT_LEVEL_YEAR) -> dict[str, Any]:
     """Every metric of one replication, in :data:`METRIC_COLUMNS` order.
 
@@ -179,6 +224,8 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
     })
     values.update(flow.stage_mean_hours(changes, w))
     values.update(cost.cost_metrics(activity, ci_runs, incidents, features, deployments, w, cost.prices_of(run.scenario)))
+    if run.units:
+        values.update(across_repositories(run, w))
     if profile != "trunksim":
         measured = profiles.profile_metrics(run, profile)
         values.update({name: measured.get(name, math.nan) for name in DORA_COLUMNS})

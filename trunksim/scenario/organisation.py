@@ -55,6 +55,19 @@ REFUSED_IN_SET = ("organisation", "simulation", "sweep", "name", "description", 
 """Paths a team's or a service's ``set`` may not touch: they belong to the whole organisation."""
 
 
+def _refused(path: str) -> bool:
+    """True if a ``set`` path is, is inside, or holds one of :data:`REFUSED_IN_SET`.
+
+    ``team`` as a whole is allowed (its ``developers`` is set again from the team's size).
+    """
+    for refused in REFUSED_IN_SET:
+        if path == refused or path.startswith(refused + "."):
+            return True
+        if refused.startswith(path + ".") and not (path == "team" and refused == "team.developers"):
+            return True
+    return False
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
@@ -168,7 +181,7 @@ class Organisation(_Section):
                         (kind, i, "set"),
                     )
                 for path in item.set:
-                    if any(path == refused or path.startswith(refused + ".") for refused in REFUSED_IN_SET):
+                    if _refused(path):
                         raise FieldsError(
                             f"{path} belongs to the whole organisation and cannot be set per team or service", (kind, i, "set", path)
                         )
@@ -232,9 +245,11 @@ def unit_plans(scenario: Any) -> list[UnitPlan]:
     plans = []
     for service in org.services:
         team = org.owner(service.name)
-        overrides = {"team.developers": sizes[service.name], "name": f"{scenario.name}/{service.name}"[:200]}
-        overrides.update(team.set)
+        overrides = dict(team.set)
         overrides.update(service.set)
+        # Applied last, so no set (``team: {...}`` as a whole, say) can change a repository's headcount or name.
+        overrides["team.developers"] = sizes[service.name]
+        overrides["name"] = f"{scenario.name}/{service.name}"[:200]
         unit = base.with_overrides(overrides)
         plans.append(UnitPlan(service.name, (service.name,), org.dependents(service.name), unit, (team.name,) * sizes[service.name]))
     return plans

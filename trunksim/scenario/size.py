@@ -330,7 +330,11 @@ def check_size(
     ScenarioError
         With one problem naming the field that makes the scenario big, the estimate and
         what to do: shrink that field, or raise ``simulation.max_events`` if it is meant.
+        An organisation is estimated repository by repository and refused on the sum
+        (all its repositories share one simulation and one event bound).
     """
+    if scenario.organisation is not None:
+        return _check_organisation(scenario, limit, file, overrides or {})
     size = estimate(scenario)
     batch = _batch(scenario)
     if batch is not None and size.changes_per_feature > MAX_CHANGES_PER_FEATURE:
@@ -354,3 +358,42 @@ def check_size(
         )
         raise _refuse(scenario, file, overrides or {}, field, message)
     return size
+
+
+def _check_organisation(
+    scenario: Scenario, limit: float | None, file: str | os.PathLike | None, overrides: Mapping[str, Any],
+) -> SizeEstimate:
+    """:func:`check_size` for an organisation: each repository checked, then the sum of their events."""
+    from trunksim.scenario.organisation import unit_plans
+
+    plans = unit_plans(scenario)
+    sizes = []
+    for plan in plans:
+        size = estimate(plan.scenario)
+        batch = _batch(plan.scenario)
+        if batch is not None and size.changes_per_feature > MAX_CHANGES_PER_FEATURE:
+            field, advice, _ = batch
+            message = (
+                f"an average feature of {plan.name} would be cut into {size.changes_per_feature:,.0f} changes, planned "
+                f"at once (allowed: {advice}, so a feature is at most {MAX_CHANGES_PER_FEATURE:,} changes)"
+            )
+            raise _refuse(scenario, file, overrides, field, message)
+        sizes.append(size)
+    total = SizeEstimate(
+        developer_hours=sum(s.developer_hours for s in sizes), features=sum(s.features for s in sizes),
+        changes_per_feature=max(s.changes_per_feature for s in sizes), changes=sum(s.changes for s in sizes),
+        ci_runs=sum(s.ci_runs for s in sizes), deployments=sum(s.deployments for s in sizes),
+        events=sum(s.events for s in sizes), replications=sizes[0].replications,
+        coding_blocks=sum(s.coding_blocks for s in sizes),
+    )
+    bound = scenario.simulation.max_events if limit is None else limit
+    if total.events > bound:
+        message = (
+            f"one replication would need about {total.events:,.0f} simulation events, more than "
+            f"{'simulation.max_events = ' + format(scenario.simulation.max_events, ',') if limit is None else format(limit, ',.0f')}: "
+            f"{len(plans)} repositor{'y' if len(plans) == 1 else 'ies'}, {scenario.organisation.developers:,} developers, "
+            f"~{total.changes:,.0f} changes, ~{total.ci_runs:,.0f} CI runs "
+            "(allowed: fewer developers or a shorter simulation.duration, or raise simulation.max_events if this size is meant)"
+        )
+        raise _refuse(scenario, file, overrides, "organisation.teams", message)
+    return total
