@@ -288,3 +288,67 @@ def test_per_team_settings_reach_that_teams_repositories_only():
     model = OrganisationModel(scenario, seed=1)
     assert model.models["web"].scenario.review.detection_probability == 0.05
     assert model.models["api"].scenario.review.detection_probability == scenario.review.detection_probability
+
+
+# -- review findings, kept fixed ----------------------------------------------------------
+
+
+def test_a_teams_set_cannot_change_its_headcount():
+    scenario = org_scenario("polyrepo")
+    org = scenario.organisation.model_dump()
+    org["teams"][0]["set"] = {"team": {"developers": 12, "focus_block": 1.0}}
+    plans = OrganisationModel(scenario.with_overrides({"organisation": org}), seed=1).plans
+    web = next(plan for plan in plans if plan.name == "web")
+    assert web.scenario.team.developers == 4 and web.scenario.team.focus_block == 1.0
+
+
+def test_the_size_check_counts_every_repository_of_an_organisation():
+    from trunksim.scenario.size import check_size
+
+    scenario = org_scenario("polyrepo")
+    org = scenario.organisation.model_dump()
+    org["teams"][0]["developers"] = 50_000
+    with pytest.raises(ScenarioError, match="organisation.teams: one replication would need about"):
+        check_size(scenario.with_overrides({"organisation": org}))
+    assert check_size(scenario).events > 0
+
+
+def test_combined_tables_keep_their_types_and_renumber_what_activity_points_at():
+    from trunksim.tables import DTYPES
+
+    result = simulate(org_scenario("polyrepo", sections={"work": {"defects_per_100_lines": 0.0}}, api_change_share=0.0), seed=1)
+    assert len(result.incidents) == 0  # empty in every repository: the float columns must stay floats
+    for name in ("changes", "deployments", "incidents", "ci_runs", "activity", "merges", "freezes"):
+        frame = getattr(result, name)
+        for column, kind in DTYPES[name].items():
+            if kind in "ifb" and len(frame):
+                assert frame[column].dtype.kind == kind, (name, column)
+    result = simulate(org_scenario("polyrepo"), seed=1)
+    coding = result.activity[result.activity["activity"] == "coding"]
+    authors = result.changes.set_index("change_id")["author"]
+    assert (authors[coding["detail"]].to_numpy() == coding["developer"].to_numpy()).all()
+
+
+def test_repository_settings_are_combined_explicitly_at_organisation_and_team_level():
+    scenario = org_scenario("polyrepo", sections={"error_budget": {"enabled": True}, "cost": {"enabled": True}})
+    org = scenario.organisation.model_dump()
+    org["services"][0]["set"] = {"deployment.canary.enabled": True}  # web only
+    result = simulate(scenario.with_overrides({"organisation": org}), seed=1)
+    values = organisation_metrics(result).set_index(["level", "unit", "metric"])["value"]
+    services = ("web", "api", "db", "auth")
+    assert values[("organisation", "polyrepo", "canary_failure_rate")] == values[("service", "web", "canary_failure_rate")]
+    assert values[("team", "shop", "canary_failure_rate")] == values[("service", "web", "canary_failure_rate")]
+    assert values[("organisation", "polyrepo", "environment_cost_per_week")] == pytest.approx(
+        sum(values[("service", s, "environment_cost_per_week")] for s in services)
+    )
+    assert values[("organisation", "polyrepo", "error_budget_remaining")] == pytest.approx(
+        np.mean([values[("service", s, "error_budget_remaining")] for s in services])
+    )
+
+
+def test_plain_runs_do_not_pay_for_per_team_metrics():
+    from trunksim.experiment import UNITS_KEY, Measure, Point, replicate
+
+    point = Point(org_scenario("polyrepo"))
+    assert UNITS_KEY not in replicate((point, 1, 0, Measure()))
+    assert UNITS_KEY in replicate((point, 1, 0, Measure(units=True)))
