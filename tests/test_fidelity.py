@@ -238,3 +238,18 @@ def test_a_longer_hotfix_qa_never_shortens_gitflow_recovery():
     frame = run([base, slow], replications=6, seed=35)
     metric = "recovery_time_median_hours"
     assert np.nanmedian(frame.loc[frame["scenario"] == "slow", metric]) >= np.nanmedian(frame.loc[frame["scenario"] == "base", metric])
+
+
+def test_a_reverted_fix_takes_its_repair_with_it():
+    """Review finding (stop 19): a fix reverted out of the branch left its defect marked fixed."""
+    from trunksim.engine.entities import Defect
+
+    model = DeliveryModel(small("trunk-based"), seed=1)
+    trunk = model.branches[model.strategy.integration_branch]
+    defect = Defect(defect_id=1, feature_id=-1, position=0.0, severity=2, review_u=1.0, ci_u=1.0, canary_u=1.0,
+                    strategy_u=1.0, time_to_failure_hours=1.0, found_by="production")
+    fix = model.repairs.fix_change(defect, author=0, kind="fix", effort_hours=1.0)
+    model.branches.merge(fix, trunk, breaks=False)
+    defect.fixed = True  # what Flow.merge does when a fix lands
+    model.branches.unmerge(fix, trunk)
+    assert not defect.fixed and defect.fix is fix

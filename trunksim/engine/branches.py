@@ -142,8 +142,14 @@ class Branches:
         )
 
     def unmerge(self, change: Change, branch: Branch) -> None:
-        """Revert a merged change out of ``branch``: it is no longer merged; the revert is a commit."""
+        """Revert a merged change out of ``branch``: it is no longer merged; the revert is a commit.
+
+        A reverted fix takes its repair with it: the defect it fixed is unfixed again
+        until the fix merges anew.
+        """
         branch.pending.remove(change)
+        if change.fixes is not None and not change.fixes.repaired:
+            change.fixes.fixed = False
         change.merged = -1.0
         change.merge_version = -1
         branch.version += 1
