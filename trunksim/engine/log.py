@@ -19,6 +19,7 @@ from trunksim.engine.entities import Branch, Change, Deployment, Feature, Incide
 from trunksim.tables import (
     CHANGE_COLUMNS,
     COLUMNS,
+    DTYPES,
     STAGES,
     ActivityRecord,
     BranchStatusRecord,
@@ -28,6 +29,10 @@ from trunksim.tables import (
     IncidentRecord,
     MergeRecord,
 )
+
+
+_NUMPY = {"i": np.int64, "f": np.float64, "b": np.bool_}
+"""NumPy dtype of each numeric table kind; text columns stay lists."""
 
 
 class EventLog:
@@ -42,13 +47,21 @@ class EventLog:
         self.changes: list[Change] = []
         self.features: list[Feature] = []
 
-    def change_columns(self) -> dict[str, list]:
+    def change_columns(self) -> dict[str, object]:
         """The change table, column by column, taken from the change records at the end of the run.
 
-        Built by columns rather than rows so a big run does not hold a tuple per change.
+        Built by columns rather than rows so a big run does not hold a tuple per change;
+        numeric columns go straight into NumPy arrays of their table dtype
+        (:data:`trunksim.tables.DTYPES`), not through lists of Python numbers.
         """
-        columns: dict[str, list] = {name: [] for name in CHANGE_COLUMNS}
-        stage_columns = [columns[f"stage_{s}_hours"] for s in STAGES]
+        kinds = DTYPES["changes"]
+        count = len(self.changes)
+
+        def column_of(name: str, values: Iterable) -> object:
+            dtype = _NUMPY.get(kinds[name])
+            return np.fromiter(values, dtype=dtype, count=count) if dtype is not None else list(values)
+
+        columns: dict[str, object] = {}
         fields = (
             ("change_id", lambda c: c.change_id), ("feature_id", lambda c: c.feature.feature_id if c.feature else -1),
             ("author", lambda c: c.author), ("kind", lambda c: c.kind), ("target", lambda c: c.target),
@@ -63,11 +76,11 @@ class EventLog:
             ("queued_hours", lambda c: c.queued),
         )
         for name, get in fields:
-            column = columns[name]
-            column.extend(get(c) for c in self.changes)
-        for i, column in enumerate(stage_columns):
-            column.extend(c.stage_hours[i] for c in self.changes)
-        return columns
+            columns[name] = column_of(name, (get(c) for c in self.changes))
+        for i, stage in enumerate(STAGES):
+            name = f"stage_{stage}_hours"
+            columns[name] = column_of(name, (c.stage_hours[i] for c in self.changes))
+        return {name: columns[name] for name in CHANGE_COLUMNS}
 
     def feature_rows(self) -> list[tuple]:
         """The feature table rows."""
@@ -86,17 +99,18 @@ class EventLog:
 
         Missing times (-1) become NaN; red periods still open at the end are reported up
         to the end of the run (``green_at_hours`` NaN). The appended records are released
-        table by table as their frame is built, so a big run does not hold its log twice;
-        call it once, at the end of the run.
+        table by table as their frame is built, so a big run does not hold its log twice
+        (the biggest logs first: the peak memory of a big run is reached here); call it
+        once, at the end of the run.
         """
         sources = {
+            "activity": lambda: self.activity,
+            "ci_runs": lambda: self.ci_runs,
+            "merges": lambda: self.merges,
             "changes": self.change_columns,
             "features": self.feature_rows,
-            "ci_runs": lambda: self.ci_runs,
             "deployments": lambda: [deployment_record(d) for d in deployments],
             "incidents": lambda: [incident_record(i) for i in incidents],
-            "activity": lambda: self.activity,
-            "merges": lambda: self.merges,
             "freezes": lambda: self.freezes,
             "branch_status": lambda: self.branch_status + [
                 BranchStatusRecord(b.name, b.red_since, math.nan, b.red_cause) for b in branches if b.red_since >= 0
