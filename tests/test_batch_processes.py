@@ -161,7 +161,9 @@ def test_a_killed_worker_is_one_line_and_resume_finishes_the_rest(tmp_path):
     os.kill(workers[0], signal.SIGKILL)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 1, err
-    (line,) = err.strip().splitlines()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    (line,) = lines
     assert line.startswith("error: a worker process died while running replications (killed, or out of memory); ")
     assert line.endswith("run the same command with --resume to complete the rest")
     wait_for(lambda: not any(alive(pid) for pid in workers), 5, "the other worker to exit")
@@ -344,7 +346,9 @@ def test_a_killed_scheduler_is_one_line_and_resume_finishes_the_rest(tmp_path):
         cluster.kill()
         cluster.communicate()
     assert process.returncode == 1, err
-    (line,) = err.strip().splitlines()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    (line,) = lines
     assert line.startswith(f"error: lost the Dask scheduler at {address}") and "--resume" in line
     assert not (out / LOCK).exists()
     result = runner.invoke(app, command(out, "--resume", n=4)[3:])  # the rest, in this process

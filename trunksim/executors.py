@@ -82,11 +82,16 @@ def _worker_processes(pool: ProcessPoolExecutor) -> list:
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Stop a pool now: cancel what has not started and terminate the workers (running replications are lost)."""
+    """Stop a pool now: cancel what has not started and kill the workers (running replications are lost).
+
+    SIGKILL, not SIGTERM: a worker forked a moment ago may still hold the parent's Python
+    handler (its initializer has not run yet), and SIGTERM would then raise in it and print
+    a traceback into the terminal the user reads; a killed process prints nothing.
+    """
     processes = _worker_processes(pool)
     for process in processes:
         with contextlib.suppress(Exception):
-            process.terminate()
+            process.kill()
     pool.shutdown(wait=False, cancel_futures=True)
     deadline = time.monotonic() + 2.0
     for process in processes:
