@@ -353,3 +353,24 @@ def test_a_killed_scheduler_is_one_line_and_resume_finishes_the_rest(tmp_path):
     assert not (out / LOCK).exists()
     result = runner.invoke(app, command(out, "--resume", n=4)[3:])  # the rest, in this process
     assert result.exit_code == 0, result.output
+
+
+def test_a_stopped_pools_teardown_errors_stay_out_of_the_terminal(monkeypatch):
+    """A pool stopped on purpose: its management thread's teardown error is not reported; other threads' are."""
+    import threading
+
+    from trunksim import executors
+
+    reported = []
+    monkeypatch.setattr(executors, "_DEFAULT_THREAD_HOOK", lambda args: reported.append(args.thread))
+
+    def fail():
+        raise OSError("handle is closed")
+
+    stopped, other = threading.Thread(target=fail), threading.Thread(target=fail)
+    monkeypatch.setattr(executors, "_STOPPED_POOL_THREADS", {stopped})
+    monkeypatch.setattr(threading, "excepthook", executors._quiet_teardown_hook)
+    for thread in (stopped, other):
+        thread.start()
+        thread.join()
+    assert reported == [other]

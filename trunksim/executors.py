@@ -81,6 +81,26 @@ def _worker_processes(pool: ProcessPoolExecutor) -> list:
     return list(processes.values())
 
 
+_STOPPED_POOL_THREADS: "set[threading.Thread]" = set()
+"""Management threads of pools this process stopped on purpose (their teardown errors are expected)."""
+
+_DEFAULT_THREAD_HOOK = threading.excepthook
+
+
+def _quiet_teardown_hook(args: threading.ExceptHookArgs) -> None:
+    """``threading.excepthook``: stay silent for a stopped pool's management thread, else report as usual.
+
+    When a batch stops (Ctrl-C, SIGTERM, a worker that died) its workers are killed while
+    ``ProcessPoolExecutor``'s management thread may still be reading from them; that
+    thread can then fail in the standard library (a closed pipe, a broken pool) and
+    print a traceback under the one-line message the user is meant to read. Such an
+    error says nothing the message does not; any other thread's error is reported.
+    """
+    if args.thread in _STOPPED_POOL_THREADS:
+        return
+    _DEFAULT_THREAD_HOOK(args)
+
+
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Stop a pool now: cancel what has not started and kill the workers (running replications are lost).
 
@@ -88,6 +108,10 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     handler (its initializer has not run yet), and SIGTERM would then raise in it and print
     a traceback into the terminal the user reads; a killed process prints nothing.
     """
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if isinstance(manager, threading.Thread):
+        _STOPPED_POOL_THREADS.add(manager)
+        threading.excepthook = _quiet_teardown_hook
     processes = _worker_processes(pool)
     for process in processes:
         with contextlib.suppress(Exception):
