@@ -98,6 +98,9 @@ def _quiet_teardown_hook(args: threading.ExceptHookArgs) -> None:
     """
     if args.thread in _STOPPED_POOL_THREADS:
         return
+    for pool in list(_POOLS):  # a pool broken by a dead worker is being torn down too
+        if getattr(pool, "_executor_manager_thread", None) is args.thread and getattr(pool, "_broken", False):
+            return
     _DEFAULT_THREAD_HOOK(args)
 
 
@@ -380,6 +383,7 @@ def executor_for(
         return
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker)
     _POOLS.add(pool)
+    threading.excepthook = _quiet_teardown_hook
     try:
         yield pool
     except BaseException:
