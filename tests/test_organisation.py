@@ -352,3 +352,15 @@ def test_plain_runs_do_not_pay_for_per_team_metrics():
     point = Point(org_scenario("polyrepo"))
     assert UNITS_KEY not in replicate((point, 1, 0, Measure()))
     assert UNITS_KEY in replicate((point, 1, 0, Measure(units=True)))
+
+
+def test_explain_lists_the_teams_and_services_of_an_organisation():
+    from typer.testing import CliRunner
+
+    from trunksim.cli import app
+
+    result = CliRunner().invoke(app, ["explain", str(SCENARIOS / "org" / "polyrepo.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "organisation: polyrepo, 5 teams, 40 developers, 8 services" in result.output
+    assert "team commerce: 8 developers, owns orders, payments" in result.output
+    assert "service orders: calls payments, inventory, notifications, accounts" in result.output

@@ -275,6 +275,17 @@ def explain_command(scenarios: List[Path] = typer.Argument(..., help="scenario Y
         if scenario.description:
             typer.echo(f"  {scenario.description}")
         typer.echo(f"  lesson: {scenario.lesson or '(none written)'}")
+        org = scenario.organisation
+        if org is not None:
+            typer.echo(
+                f"  organisation: {org.layout}, {len(org.teams)} teams, {org.developers} developers, "
+                f"{len(org.services)} services"
+            )
+            for team in org.teams:
+                typer.echo(f"    team {team.name}: {team.developers} developers, owns {', '.join(team.services)}")
+            for service in org.services:
+                calls = f"calls {', '.join(service.depends_on)}" if service.depends_on else "calls no other service"
+                typer.echo(f"    service {service.name}: {calls}")
 
 
 @app.command("export")
