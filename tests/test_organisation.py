@@ -364,3 +364,75 @@ def test_explain_lists_the_teams_and_services_of_an_organisation():
     assert "organisation: polyrepo, 5 teams, 40 developers, 8 services" in result.output
     assert "team commerce: 8 developers, owns orders, payments" in result.output
     assert "service orders: calls payments, inventory, notifications, accounts" in result.output
+
+
+# -- random organisations -----------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def organisations(draw):
+    """A random organisation: 1-4 services, each owned by one of 1-3 teams, calling earlier services."""
+    services = [f"s{k}" for k in range(draw(st.integers(1, 4)))]
+    teams = [f"t{k}" for k in range(draw(st.integers(1, min(3, len(services)))))]
+    owners = {service: teams[k] if k < len(teams) else draw(st.sampled_from(teams)) for k, service in enumerate(services)}
+    layout = draw(st.sampled_from(["monorepo", "polyrepo"]))
+    org = {
+        "layout": layout,
+        "teams": [
+            {"name": team, "developers": draw(st.integers(max(1, sum(o == team for o in owners.values())), 4)),
+             "services": [s for s in services if owners[s] == team]}
+            for team in teams
+        ],
+        "services": [
+            {"name": s, "depends_on": sorted(draw(st.sets(st.sampled_from(services[:k]), max_size=2))) if k else []}
+            for k, s in enumerate(services)
+        ],
+        "api_change_share": draw(st.sampled_from([0.0, 0.5, 1.0])),
+        "breaking_share": draw(st.sampled_from([0.0, 0.5, 1.0])),
+        "contract_tests": {"enabled": draw(st.booleans()), "detection_probability": 0.5},
+        "expand_contract": draw(st.booleans()),
+    }
+    strategy = draw(st.sampled_from(["trunk-based", "github-flow", "gitflow"]))
+    merge_queue = draw(st.booleans())
+    return small(strategy, simulation={"duration": "3w", "warm_up": "1w"}, organisation=org,
+                 merge_queue={"enabled": merge_queue}, work={"defects_per_100_lines": 0.5})
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(organisations())
+def test_any_organisation_runs_and_its_parts_add_up(scenario):
+    org = scenario.organisation
+    result = simulate(scenario, seed=3)
+    assert result.developers == org.developers == len(result.developer_teams)
+    assert result.changes["change_id"].is_unique and result.deployments["deployment_id"].is_unique
+    downstream = result.incidents[result.incidents["source"] == "downstream"]
+    if org.layout == "monorepo" or org.expand_contract or org.breaking_share == 0 or org.api_change_share == 0:
+        assert len(downstream) == 0
+    if org.layout == "polyrepo":
+        assert len(result.changes) == sum(len(u.changes) for u in result.units.values())
+        providers = {s.name for s in org.services if org.dependents(s.name)}
+        for service, unit in result.units.items():
+            if service not in providers:
+                assert (unit.incidents["source"] != "downstream").all()
+    else:
+        parts = [team_run(result, team.name) for team in org.teams]
+        assert sum(len(p.changes) for p in parts) == len(result.changes)
+    values = organisation_metrics(result)
+    assert set(values.loc[values["level"] == "team", "unit"]) == {team.name for team in org.teams}
+    assert not np.isinf(values["value"]).any()
+
+
+def test_a_team_of_a_run_without_deployments_keeps_the_deployment_columns():
+    """Found by random organisations: filtering an empty deployments table with an empty list selected no columns."""
+    scenario = small("gitflow", simulation={"duration": "3w", "warm_up": "1w"}, organisation={
+        "layout": "monorepo", "teams": [{"name": "t0", "developers": 1, "services": ["s0"]}], "services": [{"name": "s0"}],
+    })
+    result = simulate(scenario, seed=3)
+    assert len(result.deployments) == 0
+    part = team_run(result, "t0")
+    assert list(part.deployments.columns) == list(result.deployments.columns)
+    values = organisation_metrics(result).set_index(["level", "unit", "metric"])["value"]
+    assert values[("team", "t0", "deploys_per_day")] == 0

@@ -52,7 +52,9 @@ def team_run(run: Run, team: str) -> Run:
     mine = set(developers)
     changes = run.changes[run.changes["author"].isin(mine)]
     ids = set(changes["change_id"].astype(int))
-    deployments = run.deployments[[bool(ids.intersection(_ids(text))) for text in run.deployments["change_ids"]]]
+    shipped_mine = np.fromiter((bool(ids.intersection(_ids(text))) for text in run.deployments["change_ids"]), dtype=bool,
+                               count=len(run.deployments))
+    deployments = run.deployments.loc[shipped_mine]  # a boolean array: an empty list would select columns, not rows
     return Run(
         scenario=run.scenario, seed=run.seed, replication=run.replication,
         changes=changes.reset_index(drop=True),
