@@ -76,8 +76,7 @@ class OrganisationModel:
         """Teams review their own changes; API changes update their callers in the same change."""
         teams = [team.name for team in org.teams]
         index = {name: i for i, name in enumerate(teams)}
-        model.team.team_of = tuple(index[name] for name in team_of_developer)
-        model.team.team_sizes = {index[team.name]: team.developers for team in org.teams}
+        model.team.split_into_teams(tuple(index[name] for name in team_of_developer))
         services = [service.name for service in org.services]
         if len(services) == 1:
             return  # one service: nothing to place changes in, and no API between services

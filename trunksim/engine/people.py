@@ -75,8 +75,9 @@ class Team:
         self.coding_factor: Optional[Callable[[], float]] = None
         """Working hours per hour of coding effort (flag debt), when the flag lifecycle is on."""
         self.team_of: Optional[tuple[int, ...]] = None
-        """The team of each developer (a monorepo of several teams): people review only their own team's changes."""
-        self.team_sizes: dict[int, int] = {}
+        """The team of each developer (a monorepo of several teams): people review only their own team's changes
+        (set with :meth:`split_into_teams`)."""
+        self._team_sizes: dict[int, int] = {}
         self.instead_of_new_work: Optional[Callable[[], Optional[Work]]] = None
         """Work to do instead of starting a new feature, if any now (an error-budget freeze's reliability work)."""
         self.response_time = response_time
@@ -102,6 +103,11 @@ class Team:
     def __len__(self) -> int:
         return len(self.developers)
 
+    def split_into_teams(self, team_of: tuple[int, ...]) -> None:
+        """Developer ``i`` belongs to team ``team_of[i]``: from now on people review only their own team's changes."""
+        self.team_of = team_of
+        self._team_sizes = {team: team_of.count(team) for team in set(team_of)}
+
     def may_review(self, dev: "Developer", change: Change) -> bool:
         """``dev`` is a reviewer and did not write ``change`` (or nobody else could review it)."""
         if dev.index >= self.reviewers:
@@ -111,7 +117,7 @@ class Team:
             if team_of[dev.index] != team_of[change.author]:
                 return False
             if dev.index == change.author:
-                return self.team_sizes[team_of[dev.index]] == 1
+                return self._team_sizes[team_of[dev.index]] == 1
             return True
         return dev.index != change.author or len(self.developers) == 1 or (self.reviewers == 1 and change.author == 0)
 

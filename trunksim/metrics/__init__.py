@@ -146,10 +146,9 @@ def across_repositories(run: "Run", window: Window) -> dict[str, float]:
     )
     priced = [(unit, cost.prices_of(unit.scenario)) for unit in units]
     if all(prices is not None for _, prices in priced):
+        each = [cost.cost_metrics(u.activity, u.ci_runs, u.incidents, u.features, u.deployments, window, p) for u, p in priced]
         weekly = {
-            name: sum(
-                cost.cost_metrics(u.activity, u.ci_runs, u.incidents, u.features, u.deployments, window, p)[name] for u, p in priced
-            )
+            name: sum(costs[name] for costs in each)
             for name in ("developer_cost_per_week", "ci_cost_per_week", "environment_cost_per_week", "impact_cost_per_week", "cost_per_week")
         }
         values.update(weekly)

@@ -336,14 +336,7 @@ def check_size(
     if scenario.organisation is not None:
         return _check_organisation(scenario, limit, file, overrides or {})
     size = estimate(scenario)
-    batch = _batch(scenario)
-    if batch is not None and size.changes_per_feature > MAX_CHANGES_PER_FEATURE:
-        field, advice, _ = batch
-        message = (
-            f"an average feature would be cut into {size.changes_per_feature:,.0f} changes, planned at once "
-            f"(allowed: {advice}, so a feature is at most {MAX_CHANGES_PER_FEATURE:,} changes)"
-        )
-        raise _refuse(scenario, file, overrides or {}, field, message)
+    _check_feature_cut(scenario, size, scenario, file, overrides or {})
     bound = f"simulation.max_events = {scenario.simulation.max_events:,}" if limit is None else f"the limit of {limit:,.0f}"
     if size.events > (scenario.simulation.max_events if limit is None else limit):
         field, advice = _cause(scenario, size)
@@ -360,6 +353,21 @@ def check_size(
     return size
 
 
+def _check_feature_cut(
+    unit: Scenario, size: SizeEstimate, scenario: Scenario, file: str | os.PathLike | None, overrides: Mapping[str, Any],
+    of: str = "",
+) -> None:
+    """Refuse ``unit`` (``scenario`` itself, or one repository of it) if its strategy cuts a feature into too many changes."""
+    batch = _batch(unit)
+    if batch is not None and size.changes_per_feature > MAX_CHANGES_PER_FEATURE:
+        field, advice, _ = batch
+        message = (
+            f"an average feature{of} would be cut into {size.changes_per_feature:,.0f} changes, planned at once "
+            f"(allowed: {advice}, so a feature is at most {MAX_CHANGES_PER_FEATURE:,} changes)"
+        )
+        raise _refuse(scenario, file, overrides, field, message)
+
+
 def _check_organisation(
     scenario: Scenario, limit: float | None, file: str | os.PathLike | None, overrides: Mapping[str, Any],
 ) -> SizeEstimate:
@@ -370,14 +378,7 @@ def _check_organisation(
     sizes = []
     for plan in plans:
         size = estimate(plan.scenario)
-        batch = _batch(plan.scenario)
-        if batch is not None and size.changes_per_feature > MAX_CHANGES_PER_FEATURE:
-            field, advice, _ = batch
-            message = (
-                f"an average feature of {plan.name} would be cut into {size.changes_per_feature:,.0f} changes, planned "
-                f"at once (allowed: {advice}, so a feature is at most {MAX_CHANGES_PER_FEATURE:,} changes)"
-            )
-            raise _refuse(scenario, file, overrides, field, message)
+        _check_feature_cut(plan.scenario, size, scenario, file, overrides, of=f" of {plan.name}")
         sizes.append(size)
     total = SizeEstimate(
         developer_hours=sum(s.developer_hours for s in sizes), features=sum(s.features for s in sizes),
