@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar
 
 import pandas as pd
 
-from trunksim.engine.model import DeliveryModel
+from trunksim.engine.model import DeliveryModel, collector_paused
 from trunksim.engine.organisation import OrganisationModel
 from trunksim.executors import completed, executor_for
 from trunksim.metrics import DEFAULT_LEVEL_YEAR, METRIC_COLUMNS, check_profile, check_year, compute_metrics
@@ -247,9 +247,14 @@ def simulate(scenario: ScenarioLike, *, seed: int | None = None, replication: in
     scenario = check_valid(as_scenario(scenario))
     root = scenario.simulation.seed if seed is None else check_seed(seed)
     replication = check_whole("replication", replication, 0, None)
-    if scenario.organisation is not None:
-        return OrganisationModel(scenario, seed=root, replication=replication).run()
-    return DeliveryModel(scenario, seed=root, replication=replication).run()
+    with collector_paused():
+        if scenario.organisation is not None:
+            model: DeliveryModel | OrganisationModel = OrganisationModel(scenario, seed=root, replication=replication)
+        else:
+            model = DeliveryModel(scenario, seed=root, replication=replication)
+        result = model.run()
+        del model  # unreachable now: collected as the collector resumes
+    return result
 
 
 UNITS_KEY = "_units"
