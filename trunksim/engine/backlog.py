@@ -82,6 +82,14 @@ class Backlog:
         self._change_ids = 0
         self._defect_ids = 0
         self.api: Optional[ApiChanges] = None
+        # Feature efforts come BLOCK at a time from their own stream: the same sequence as
+        # one draw per feature (NumPy draws these distributions value by value).
+        self.feature_effort = streams.buffered("features", scenario.work.feature_effort)
+        shares = np.asarray(scenario.work.severity_shares, dtype=float)
+        # NumPy's Generator.choice(3, p=shares) without its per-call checks: the same
+        # cumulative table and one uniform per draw, so the same severities.
+        self._severity_cdf = (shares / sum(scenario.work.severity_shares)).cumsum()
+        self._severity_cdf /= self._severity_cdf[-1]
         """How features change other services' APIs (organisations); ``None`` for a one-team scenario."""
 
     def has_work(self) -> bool:
@@ -94,7 +102,7 @@ class Backlog:
         if not self.has_work():
             return None
         work = self.work
-        effort = float(work.feature_effort.sample(self.streams["features"], 1)[0])
+        effort = self.feature_effort()
         effort = max(effort, MIN_FEATURE_EFFORT_HOURS)
         breaking, area = False, -1
         if self.api is not None:
@@ -162,9 +170,8 @@ class Backlog:
         """
         if count == 0:
             return []
-        work = self.work
         uniforms = rng.random((count, 5))
-        severities = rng.choice(3, size=count, p=np.asarray(work.severity_shares, dtype=float) / sum(work.severity_shares)) + 1
+        severities = self._severity_cdf.searchsorted(rng.random(count), side="right") + 1
         failures = self.time_to_failure.sample(rng, count)
         extra = traits.random((count, 2))
         defects = []

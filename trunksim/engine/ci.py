@@ -18,14 +18,13 @@ selection can only miss what the full suite would catch.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from typing import TYPE_CHECKING, Callable, Generator, Iterable, Optional
 
 import simpy
 
 from trunksim.engine.entities import Change
 from trunksim.engine.log import EventLog
+from trunksim.engine.scheduling import PriorityPool
 from trunksim.randomness import UNIFORM, Streams
 from trunksim.tables import CIRunRecord
 
@@ -37,36 +36,8 @@ PRIORITY_BRANCH_BUILD = 1  # post-merge builds of long-lived branches go before 
 PRIORITY_NORMAL = 2
 
 
-class RunnerPool:
-    """A pool of identical CI runners, first come first served within priority.
-
-    Behaves like ``simpy.PriorityResource`` but hands a free runner over without
-    scheduling an event, and passes a released runner straight to the next waiting run;
-    a busy pool is where most of a big simulation's CI events came from.
-    """
-
-    def __init__(self, env: simpy.Environment, capacity: int) -> None:
-        self.env = env
-        self.capacity = capacity
-        self.busy = 0
-        self.waiting: list[tuple[int, int, simpy.Event]] = []
-        self._seq = itertools.count()
-
-    def acquire(self, priority: int) -> Optional[simpy.Event]:
-        """Take a runner: ``None`` if one was free, else an event that fires when one is handed over."""
-        if self.busy < self.capacity and not self.waiting:
-            self.busy += 1
-            return None
-        event = self.env.event()
-        heapq.heappush(self.waiting, (priority, next(self._seq), event))
-        return event
-
-    def release(self) -> None:
-        """Give a runner back: to the first waiting run, or to the pool."""
-        if self.waiting:
-            heapq.heappop(self.waiting)[2].succeed()
-        else:
-            self.busy -= 1
+RunnerPool = PriorityPool
+"""The pool of CI runners: first come first served within priority (:class:`~trunksim.engine.scheduling.PriorityPool`)."""
 
 
 class CIService:

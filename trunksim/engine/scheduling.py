@@ -1,0 +1,107 @@
+"""Two lighter stand-ins for SimPy machinery on the hot path of every change.
+
+Every SimPy event costs a heap push, a heap pop and a dispatch. Two kinds of event in a
+replication carried no information:
+
+* the **start and end events of a process** nobody waits for (one ``integrate`` per
+  submitted change): :func:`detached` drives such a generator from the events it yields,
+  starting it at once and ending it silently;
+* the **request and release events of a resource** that is usually free (the
+  deployment slot, the CI runners): :class:`PriorityPool` hands a free unit over without
+  an event and passes a released unit straight to the next waiter.
+
+Ordering (documented in ``docs/architecture.md``): a detached generator runs its first
+step inside the step that starts it, where ``env.process`` would have run it in an
+urgent event later in the same instant; a pool acquired while free continues in the same
+step, where a SimPy request would have resumed it one event later. Everything else keeps
+SimPy's order: events at the same instant are processed by priority, then in the order
+they were scheduled.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Generator, Optional
+
+import simpy
+
+
+class PriorityPool:
+    """``capacity`` identical units, first come first served within priority (lower first).
+
+    Behaves like ``simpy.PriorityResource`` without preemption, but hands a free unit
+    over without scheduling an event and passes a released unit straight to the first
+    waiter.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+        The simulation.
+    capacity : int
+        How many units (CI runners; 1 for the deployment slot), count.
+    """
+
+    __slots__ = ("env", "capacity", "busy", "waiting", "_seq")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.busy = 0
+        self.waiting: list[tuple[int, int, simpy.Event]] = []
+        self._seq = itertools.count()
+
+    def acquire(self, priority: int) -> Optional[simpy.Event]:
+        """Take a unit: ``None`` if one was free, else an event that fires when one is handed over."""
+        if self.busy < self.capacity and not self.waiting:
+            self.busy += 1
+            return None
+        event = self.env.event()
+        heapq.heappush(self.waiting, (priority, next(self._seq), event))
+        return event
+
+    def release(self) -> None:
+        """Give a unit back: to the first waiter, or to the pool."""
+        if self.waiting:
+            heapq.heappop(self.waiting)[2].succeed()
+        else:
+            self.busy -= 1
+
+
+class _Detached:
+    """Drives one generator: resumes it with the value of each event it yields."""
+
+    __slots__ = ("_generator",)
+
+    def __init__(self, generator: Generator) -> None:
+        self._generator = generator
+
+    def _resume(self, event: Optional[simpy.Event]) -> None:
+        generator = self._generator
+        while True:
+            try:
+                if event is None:
+                    target = next(generator)
+                elif event._ok:
+                    target = generator.send(event._value)
+                else:
+                    event._defused = True  # type: ignore[attr-defined]
+                    target = generator.throw(event._value)
+            except StopIteration:
+                return
+            callbacks = target.callbacks
+            if callbacks is not None:  # not processed yet: wait for it
+                callbacks.append(self._resume)
+                return
+            event = target  # already processed: go on at once, as a SimPy process does
+
+
+def detached(generator: Generator) -> None:
+    """Start ``generator`` now and drive it by the events it yields, like a SimPy process nobody waits for.
+
+    Unlike ``env.process`` it schedules no start event (the first step runs now, inside
+    the caller's step) and no end event; an exception it raises propagates out of the
+    step that resumed it, stopping the simulation, as an unhandled process failure does.
+    It cannot be interrupted (nothing in the engine interrupts these).
+    """
+    _Detached(generator)._resume(None)
