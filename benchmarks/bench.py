@@ -13,15 +13,21 @@ Figures (issue 4):
       CPU of 20,000 customers of an M/M/4 queue in bare SimPy, both in this process;
   (i) an organisation of 500 developers (50 teams of 10) and 50 services for one quarter
       (13 weeks), polyrepo and monorepo: CPU seconds of one replication, with the
-      organisation's and every team's and service's metrics (issue 15).
+      organisation's and every team's and service's metrics (issue 15);
+  (j) SimPy events per simulated change, and model events per CPU-second as a share of the
+      M/M/4's events per CPU-second in the same process;
+  (k) peak resident memory of a fresh worker interpreter after one 50-developer-year
+      replication with its metrics, and which heavy optional libraries it imported.
 
 Targets: (d) < 1 s, (e) >= 1.8x, (f) < 50 MB, (g) 200 vs 50 developers <= 1.3x,
-(h) <= 0.16, (i) seconds per replication. Run: ``python benchmarks/bench.py`` (about 3-5 minutes).
+(h) <= 0.16, (i) seconds per replication, (j) >= 0.5, (k) < 150 MiB. Run: ``python benchmarks/bench.py`` (about 3-5 minutes).
 """
 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -29,7 +35,7 @@ from pathlib import Path
 import simpy
 
 import trunksim
-from trunksim.engine.model import DeliveryModel
+from trunksim.engine.model import DeliveryModel, collector_paused, run_bounded, scheduled_events
 from trunksim.experiment import run, simulate
 from trunksim.metrics import compute_metrics
 from trunksim.metrics.organisation import organisation_metrics
@@ -40,6 +46,11 @@ SHIPPED = ("trunk-based", "github-flow", "gitflow")
 
 def mmc_customers_per_cpu_second(customers: int = 200_000, servers: int = 4, seed: int = 1) -> float:
     """(a) The reference: SimPy's textbook M/M/c (arrival process + one process per customer)."""
+    return mmc(customers, servers, seed)[0]
+
+
+def mmc(customers: int = 200_000, servers: int = 4, seed: int = 1) -> tuple[float, float]:
+    """The M/M/c reference: (customers per CPU-second, SimPy events per CPU-second)."""
     rng = random.Random(seed)
     env = simpy.Environment()
     counter = simpy.Resource(env, capacity=servers)
@@ -59,7 +70,8 @@ def mmc_customers_per_cpu_second(customers: int = 200_000, servers: int = 4, see
     env.process(arrivals(env))
     start = time.process_time()
     env.run()
-    return done[0] / (time.process_time() - start)
+    cpu = time.process_time() - start
+    return done[0] / cpu, scheduled_events(env) / cpu
 
 
 def changes_per_cpu_second(name: str, replications: int = 3) -> tuple[float, float]:
@@ -135,6 +147,13 @@ def main() -> None:
     share = min(cpus) / reference_cpu
     print(f"(h) one 12-developer x 90-day replication with metrics: {min(cpus) * 1e3:.0f} CPU-ms (best of 5) = "
           f"{share:.2f} of 20,000 M/M/4 customers in bare SimPy ({reference_cpu * 1e3:.0f} CPU-ms)   target <= 0.16")
+    events_per_change, model_rate = model_events(twelve)
+    _, reference_rate = mmc(customers=20_000)
+    print(f"(j) SimPy events: {events_per_change:.1f} per change; {model_rate:,.0f} model events per CPU-second = "
+          f"{model_rate / reference_rate:.2f} of the M/M/4's {reference_rate:,.0f}   target >= 0.5 (aim: ~5 events per change)")
+    rss, imported = worker_memory()
+    print(f"(k) a fresh worker after one 50-developer-year replication: {rss:.0f} MiB resident; "
+          f"imported: {', '.join(imported) or 'none'} of matplotlib, dask, pyarrow   target < 150 MiB")
     for layout in ("polyrepo", "monorepo"):
         organisation = big_organisation(base, layout)
         start = time.process_time()
@@ -146,6 +165,38 @@ def main() -> None:
               f"({len(result.changes):,} changes), {measured:.1f} CPU-s for the metrics of the organisation, "
               f"{(units['level'] == 'team').sum() // len(set(units['metric']))} teams and "
               f"{(units['level'] == 'service').sum() // len(set(units['metric']))} services   target: seconds")
+
+
+def model_events(scenario, replications: int = 5) -> tuple[float, float]:
+    """(j) SimPy events scheduled per change, and per CPU-second of simulation (tables and metrics left out)."""
+    events = changes = 0
+    cpu = 0.0
+    for k in range(replications):
+        with collector_paused():
+            model = DeliveryModel(scenario, seed=1, replication=k)
+            start = time.process_time()
+            run_bounded(model.env, scenario, 1, k)
+            cpu += time.process_time() - start
+            events += scheduled_events(model.env)
+            changes += len(model.log.changes)
+    return events / changes, events / cpu
+
+
+def worker_memory() -> tuple[float, list[str]]:
+    """(k) Peak resident memory (MiB) of a fresh interpreter that runs one 50-developer-year replication with its
+    metrics, as a batch worker does, and which of the heavy optional libraries it imported."""
+    code = (
+        "import resource, sys, trunksim\n"
+        "from trunksim.experiment import simulate\n"
+        "from trunksim.metrics import compute_metrics\n"
+        f"s = trunksim.load_scenario({str(ROOT / 'scenarios' / 'trunk-based.yaml')!r}).with_overrides("
+        "{'team.developers': 50, 'simulation.duration': '52w', 'ci.runners': 20})\n"
+        "compute_metrics(simulate(s, seed=1))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "print(' '.join(m for m in ('matplotlib', 'dask', 'pyarrow') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.splitlines()
+    return float(out[0]), out[1].split() if len(out) > 1 else []
 
 
 def big_organisation(base, layout: str, teams: int = 50, per_team: int = 10):
