@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trunksim.metrics import cost, dora, flow, levels, profiles, slo
+from trunksim.metrics.columns import columns_of
 from trunksim.metrics.levels import check_year
 from trunksim.metrics.profiles import check_profile
 from trunksim.metrics.window import Window
@@ -186,11 +187,13 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
     check_profile(profile)
     check_year(year)
     w = window_of(run)
-    changes, deployments, incidents = run.changes, run.deployments, run.incidents
-    ci_runs, activity, merges = run.ci_runs, run.activity, run.merges
-    delivered = flow.delivered_changes(changes, w)
-    features = run.features
-    values = profiles.trunksim_profile(run)
+    # Each table's columns become NumPy arrays once, and every metric reads those (trunksim.metrics.columns).
+    changes, deployments, incidents = columns_of(run.changes), columns_of(run.deployments), columns_of(run.incidents)
+    ci_runs, activity, merges = columns_of(run.ci_runs), columns_of(run.activity), columns_of(run.merges)
+    features = columns_of(run.features)
+    delivered = dora.delivered_mask(changes, w)
+    planned = changes.isin("kind", ("feature",))
+    values = dora.trunksim_dora_metrics(changes, deployments, incidents, w)  # profiles.trunksim_profile
     values.update({
         "lead_time_mean_hours": dora.lead_time_mean_hours(changes, w),
         "merge_to_production_median_hours": dora.merge_to_production_median_hours(changes, w),
@@ -209,17 +212,17 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
         "merge_conflict_rate": flow.merge_conflict_rate(merges, w),
         "conflict_hours_per_week": flow.activity_hours_per_week(activity, w, ("conflict",)),
         "red_branch_share": flow.integration_red_share(run, w),
-        "incidents_per_week": flow.per_week(incidents["started_hours"], w),
-        "downstream_incidents_per_week": flow.per_week(incidents.loc[incidents["source"] == "downstream", "started_hours"], w),
+        "incidents_per_week": flow.per_week(incidents.floats("started_hours"), w),
+        "downstream_incidents_per_week": flow.per_week(incidents.floats("started_hours")[incidents.isin("source", ("downstream",))], w),
         "incident_hours_per_week": flow.activity_hours_per_week(activity, w, ("incident",)),
         "coding_share": flow.activity_share(activity, w, ("coding",)),
         "waiting_share": flow.activity_share(activity, w, ("waiting",)),
-        "change_size_median_lines": flow.median(delivered["lines"]),
-        "changes_delivered_per_week": flow.per_week(changes["deployed_hours"], w),
-        "planned_changes_delivered_per_week": flow.per_week(changes.loc[changes["kind"] == "feature", "deployed_hours"], w),
-        "fix_changes_delivered_per_week": flow.per_week(changes.loc[changes["kind"] != "feature", "deployed_hours"], w),
-        "features_delivered_per_week": flow.per_week(features["completed_hours"], w),
-        "changes_in_flight_at_end": float((changes["state"] == "in_flight").sum()),
+        "change_size_median_lines": flow.median(changes.floats("lines")[delivered]),
+        "changes_delivered_per_week": flow.per_week(changes.floats("deployed_hours"), w),
+        "planned_changes_delivered_per_week": flow.per_week(changes.floats("deployed_hours")[planned], w),
+        "fix_changes_delivered_per_week": flow.per_week(changes.floats("deployed_hours")[~planned], w),
+        "features_delivered_per_week": flow.per_week(features.floats("completed_hours"), w),
+        "changes_in_flight_at_end": float(int(changes.isin("state", ("in_flight",)).sum())),
     })
     values.update(flow.stage_mean_hours(changes, w))
     values.update(cost.cost_metrics(activity, ci_runs, incidents, features, deployments, w, cost.prices_of(run.scenario)))

@@ -27,7 +27,8 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from trunksim.metrics.dora import failure_exposure_user_hours_per_week, window_deployments
+from trunksim.metrics.columns import Table, columns_of, nansum
+from trunksim.metrics.dora import failure_exposure_user_hours_per_week
 from trunksim.metrics.window import Window
 
 ACTIVITIES: tuple[str, ...] = (
@@ -98,12 +99,13 @@ def developer_hours_by_activity(activity: pd.DataFrame, window: Window) -> dict[
     return {name: float(sums.get(name, 0.0)) / window.weeks for name in names}
 
 
-def developer_hours_per_week(activity: pd.DataFrame, window: Window) -> float:
+def developer_hours_per_week(activity: Table, window: Window) -> float:
     """Every recorded developer working hour per week, idle (``waiting``) included: ``Σ working_hours / weeks``."""
-    return float(activity.loc[window.mask(activity["end_hours"]), "working_hours"].sum()) / window.weeks
+    activity = columns_of(activity)
+    return nansum(activity.floats("working_hours")[window.mask(activity.floats("end_hours"))]) / window.weeks
 
 
-def ci_runner_hours_per_week(ci_runs: pd.DataFrame, window: Window) -> float:
+def ci_runner_hours_per_week(ci_runs: Table, window: Window) -> float:
     """Busy CI runner hours per week.
 
     ``Σ over runs of overlap([started, finished], window) / weeks``: every run that held a
@@ -113,20 +115,21 @@ def ci_runner_hours_per_week(ci_runs: pd.DataFrame, window: Window) -> float:
     """
     if len(ci_runs) == 0:
         return 0.0
-    start = ci_runs["started_hours"].to_numpy(dtype=float)
-    end = ci_runs["finished_hours"].to_numpy(dtype=float)
+    ci_runs = columns_of(ci_runs)
+    start = ci_runs.floats("started_hours")
+    end = ci_runs.floats("finished_hours")
     end = np.where(np.isnan(end), window.end_hours, end)
     overlap = np.minimum(end, window.end_hours) - np.maximum(start, window.start_hours)
     overlap = np.clip(np.nan_to_num(overlap, nan=0.0), 0.0, None)
     return float(overlap.sum()) / window.weeks
 
 
-def developer_cost_per_week(activity: pd.DataFrame, window: Window, prices: Optional[Prices]) -> float:
+def developer_cost_per_week(activity: Table, window: Window, prices: Optional[Prices]) -> float:
     """``developer_hours_per_week × developer_hour``; NaN without prices."""
     return math.nan if prices is None else developer_hours_per_week(activity, window) * prices.developer_hour
 
 
-def ci_cost_per_week(ci_runs: pd.DataFrame, window: Window, prices: Optional[Prices]) -> float:
+def ci_cost_per_week(ci_runs: Table, window: Window, prices: Optional[Prices]) -> float:
     """``ci_runner_hours_per_week × ci_runner_hour``; NaN without prices."""
     return math.nan if prices is None else ci_runner_hours_per_week(ci_runs, window) * prices.ci_runner_hour
 
@@ -136,16 +139,14 @@ def environment_cost_per_week(prices: Optional[Prices]) -> float:
     return math.nan if prices is None else CLOCK_HOURS_PER_WEEK * prices.environment_hour * prices.environments
 
 
-def impact_cost_per_week(incidents: pd.DataFrame, window: Window, prices: Optional[Prices]) -> float:
+def impact_cost_per_week(incidents: Table, window: Window, prices: Optional[Prices]) -> float:
     """``failure_exposure_user_hours_per_week × impact_user_hour``; NaN without prices."""
     if prices is None:
         return math.nan
     return failure_exposure_user_hours_per_week(incidents, window) * prices.impact_user_hour
 
 
-def cost_per_week(
-    activity: pd.DataFrame, ci_runs: pd.DataFrame, incidents: pd.DataFrame, window: Window, prices: Optional[Prices]
-) -> float:
+def cost_per_week(activity: Table, ci_runs: Table, incidents: Table, window: Window, prices: Optional[Prices]) -> float:
     """Total cost per week: developers + CI runners + environments + failure impact; NaN without prices."""
     if prices is None:
         return math.nan
@@ -157,35 +158,45 @@ def cost_per_week(
     )
 
 
-def cost_per_feature(weekly_cost: float, features: pd.DataFrame, window: Window) -> float:
+def cost_per_feature(weekly_cost: float, features: Table, window: Window) -> float:
     """``weekly_cost × weeks / features completed in the window``; NaN when none was completed (or no prices)."""
-    delivered = int(window.mask(features["completed_hours"]).sum())
+    delivered = int(window.mask(columns_of(features).floats("completed_hours")).sum())
     return weekly_cost * window.weeks / delivered if delivered else math.nan
 
 
-def cost_per_deployment(weekly_cost: float, deployments: pd.DataFrame, window: Window) -> float:
+def cost_per_deployment(weekly_cost: float, deployments: Table, window: Window) -> float:
     """``weekly_cost × weeks / production deployments that ended in the window`` (as ``deploys_per_day`` counts them); NaN when none."""
-    shipped = len(window_deployments(deployments, window))
+    shipped = int(window.mask(columns_of(deployments).floats("finished_hours")).sum())
     return weekly_cost * window.weeks / shipped if shipped else math.nan
 
 
 def cost_metrics(
-    activity: pd.DataFrame,
-    ci_runs: pd.DataFrame,
-    incidents: pd.DataFrame,
-    features: pd.DataFrame,
-    deployments: pd.DataFrame,
+    activity: Table,
+    ci_runs: Table,
+    incidents: Table,
+    features: Table,
+    deployments: Table,
     window: Window,
     prices: Optional[Prices],
 ) -> dict[str, float]:
-    """Every column of :data:`COST_COLUMNS`; the currency ones NaN when ``prices`` is None."""
-    weekly = cost_per_week(activity, ci_runs, incidents, window, prices)
+    """Every column of :data:`COST_COLUMNS`; the currency ones NaN when ``prices`` is None.
+
+    Each part is computed once; ``cost_per_week`` adds them as :func:`cost_per_week` does.
+    """
+    runner_hours = ci_runner_hours_per_week(ci_runs, window)
+    if prices is None:
+        return {name: runner_hours if name == "ci_runner_hours_per_week" else math.nan for name in COST_COLUMNS}
+    developers = developer_cost_per_week(activity, window, prices)
+    ci = runner_hours * prices.ci_runner_hour  # ci_cost_per_week
+    environments = environment_cost_per_week(prices)
+    impact = impact_cost_per_week(incidents, window, prices)
+    weekly = developers + ci + environments + impact  # cost_per_week
     return {
-        "ci_runner_hours_per_week": ci_runner_hours_per_week(ci_runs, window),
-        "developer_cost_per_week": developer_cost_per_week(activity, window, prices),
-        "ci_cost_per_week": ci_cost_per_week(ci_runs, window, prices),
-        "environment_cost_per_week": environment_cost_per_week(prices),
-        "impact_cost_per_week": impact_cost_per_week(incidents, window, prices),
+        "ci_runner_hours_per_week": runner_hours,
+        "developer_cost_per_week": developers,
+        "ci_cost_per_week": ci,
+        "environment_cost_per_week": environments,
+        "impact_cost_per_week": impact,
         "cost_per_week": weekly,
         "cost_per_feature": cost_per_feature(weekly, features, window),
         "cost_per_deployment": cost_per_deployment(weekly, deployments, window),

@@ -11,16 +11,61 @@ shapes.
 from __future__ import annotations
 
 import math
+from itertools import chain
+from typing import Union
 
 import numpy as np
 import pandas as pd
 
+from trunksim.metrics.columns import Columns, Table, columns_of, nanmean
 from trunksim.metrics.window import Window
 
 
-def _quantile(values: pd.Series, q: float) -> float:
-    values = values.dropna()
-    return float(np.percentile(values.to_numpy(dtype=float), q)) if len(values) else math.nan
+def _quantile(values: Union[pd.Series, np.ndarray], q: float) -> float:
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    return float(np.percentile(values, q)) if len(values) else math.nan
+
+
+def _shipped(deployments: Columns, window: Window) -> np.ndarray:
+    """Mask of :func:`window_deployments`."""
+    return window.mask(deployments.floats("finished_hours"))
+
+
+def delivered_mask(changes: Table, window: Window) -> np.ndarray:
+    """Which changes were delivered: their first commit lies in the window and they reached all users.
+
+    The changes whose lead time :func:`lead_times_hours` measures (a boolean array, one
+    entry per row of ``changes``).
+    """
+    changes = columns_of(changes)
+    return window.mask(changes.floats("first_commit_hours")) & ~np.isnan(changes.floats("deployed_hours"))
+
+
+def _lead_times(changes: Columns, window: Window) -> np.ndarray:
+    """:func:`lead_times_hours` as an array."""
+    delivered = delivered_mask(changes, window)
+    return changes.floats("deployed_hours")[delivered] - changes.floats("first_commit_hours")[delivered]
+
+
+def trunksim_dora_metrics(changes: Table, deployments: Table, incidents: Table, window: Window) -> dict[str, float]:
+    """The DORA columns by trunksim's rules (``trunksim.metrics.DORA_COLUMNS``, in that order), over ``window``."""
+    changes, deployments, incidents = columns_of(changes), columns_of(deployments), columns_of(incidents)
+    return {
+        "deploys_per_day": deploys_per_day(deployments, window),
+        "lead_time_median_hours": lead_time_median_hours(changes, window),
+        "lead_time_p90_hours": lead_time_p90_hours(changes, window),
+        "change_failure_rate": change_failure_rate(deployments, incidents, window),
+        "change_failure_rate_escaped": change_failure_rate(deployments, incidents, window, escaped_only=True),
+        "recovery_time_median_hours": recovery_time_median_hours(incidents, window),
+        "rework_rate": rework_rate(deployments, changes, window),
+        "failure_exposure_user_hours_per_week": failure_exposure_user_hours_per_week(incidents, window),
+    }
+
+
+def _restored(incidents: Columns, window: Window) -> np.ndarray:
+    """Mask of the incidents of :func:`recovery_times_hours`."""
+    return window.mask(incidents.floats("started_hours")) & ~np.isnan(incidents.floats("restored_hours"))
 
 
 def window_deployments(deployments: pd.DataFrame, window: Window) -> pd.DataFrame:
@@ -28,14 +73,14 @@ def window_deployments(deployments: pd.DataFrame, window: Window) -> pd.DataFram
     return deployments[window.mask(deployments["finished_hours"])]
 
 
-def deploys_per_day(deployments: pd.DataFrame, window: Window) -> float:
+def deploys_per_day(deployments: Table, window: Window) -> float:
     """Deployment frequency.
 
     ``deploys_per_day = N / D`` where ``N`` counts production deployments that ended in
     the window — regular, hotfix and canary-failed alike (canary traffic is
     production) — and ``D`` is the window's length in days of 24 h.
     """
-    return len(window_deployments(deployments, window)) / window.days
+    return int(_shipped(columns_of(deployments), window).sum()) / window.days
 
 
 def lead_times_hours(changes: pd.DataFrame, window: Window) -> pd.Series:
@@ -51,33 +96,33 @@ def lead_times_hours(changes: pd.DataFrame, window: Window) -> pd.Series:
     return delivered["deployed_hours"] - delivered["first_commit_hours"]
 
 
-def lead_time_median_hours(changes: pd.DataFrame, window: Window) -> float:
+def lead_time_median_hours(changes: Table, window: Window) -> float:
     """Median lead time for changes (first commit → running for all users), hours, interpolated."""
-    return _quantile(lead_times_hours(changes, window), 50)
+    return _quantile(_lead_times(columns_of(changes), window), 50)
 
 
-def lead_time_p90_hours(changes: pd.DataFrame, window: Window) -> float:
+def lead_time_p90_hours(changes: Table, window: Window) -> float:
     """90th percentile of lead time for changes, hours, interpolated."""
-    return _quantile(lead_times_hours(changes, window), 90)
+    return _quantile(_lead_times(columns_of(changes), window), 90)
 
 
-def lead_time_mean_hours(changes: pd.DataFrame, window: Window) -> float:
+def lead_time_mean_hours(changes: Table, window: Window) -> float:
     """Mean lead time for changes, hours: the mean of :func:`lead_times_hours`.
 
     Unlike the median it cannot jump between the "same evening" and "next morning"
     modes that a working calendar creates, and the ``stage_*_mean_hours`` sum to it.
     """
-    values = lead_times_hours(changes, window).dropna()
-    return float(values.mean()) if len(values) else math.nan
+    return nanmean(_lead_times(columns_of(changes), window))
 
 
-def merge_to_production_median_hours(changes: pd.DataFrame, window: Window) -> float:
+def merge_to_production_median_hours(changes: Table, window: Window) -> float:
     """Median of ``deployed_hours - merged_hours`` (the other lead-time definition in use), hours."""
-    delivered = changes[window.mask(changes["first_commit_hours"]) & changes["deployed_hours"].notna()]
-    return _quantile(delivered["deployed_hours"] - delivered["merged_hours"], 50)
+    changes = columns_of(changes)
+    delivered = delivered_mask(changes, window)
+    return _quantile(changes.floats("deployed_hours")[delivered] - changes.floats("merged_hours")[delivered], 50)
 
 
-def change_failure_rate(deployments: pd.DataFrame, incidents: pd.DataFrame, window: Window, escaped_only: bool = False) -> float:
+def change_failure_rate(deployments: Table, incidents: Table, window: Window, escaped_only: bool = False) -> float:
     """Change failure rate.
 
     ``deployments in the window that caused at least one failure needing remediation /
@@ -86,12 +131,14 @@ def change_failure_rate(deployments: pd.DataFrame, incidents: pd.DataFrame, wind
     production) unless ``escaped_only``, which counts only failures that reached full
     rollout (``change_failure_rate_escaped``). NaN when there were no deployments.
     """
-    shipped = window_deployments(deployments, window)
+    deployments, incidents = columns_of(deployments), columns_of(incidents)
+    shipped = deployments["deployment_id"][_shipped(deployments, window)]
     if len(shipped) == 0:
         return math.nan
-    failures = incidents if not escaped_only else incidents[incidents["source"].isin(ESCAPED_SOURCES)]
-    failed = shipped["deployment_id"].isin(failures["deployment_id"])
-    return float(failed.mean())
+    causes = incidents["deployment_id"]
+    if escaped_only:
+        causes = causes[incidents.isin("source", ESCAPED_SOURCES)]
+    return int(np.isin(shipped, causes).sum()) / len(shipped)
 
 
 def recovery_times_hours(incidents: pd.DataFrame, window: Window) -> pd.Series:
@@ -105,9 +152,11 @@ def recovery_times_hours(incidents: pd.DataFrame, window: Window) -> pd.Series:
     return restored["restored_hours"] - restored["started_hours"]
 
 
-def recovery_time_median_hours(incidents: pd.DataFrame, window: Window) -> float:
+def recovery_time_median_hours(incidents: Table, window: Window) -> float:
     """Median failed deployment recovery time, hours, interpolated; NaN with no incidents."""
-    return _quantile(recovery_times_hours(incidents, window), 50)
+    incidents = columns_of(incidents)
+    restored = _restored(incidents, window)
+    return _quantile(incidents.floats("restored_hours")[restored] - incidents.floats("started_hours")[restored], 50)
 
 
 ESCAPED_SOURCES = ("production", "downstream")
@@ -117,7 +166,7 @@ ROLLBACK_PATHS = ("rollback", "canary_rollback")
 """``restored_by`` values of failures restored by taking the deployment back (under blue/green: switching back)."""
 
 
-def rollback_recovery_median_hours(incidents: pd.DataFrame, window: Window) -> float:
+def rollback_recovery_median_hours(incidents: Table, window: Window) -> float:
     """Median recovery time of the failures restored by a rollback, hours; NaN with none.
 
     Formula: median of ``restored_hours - started_hours`` over incidents that started in
@@ -125,35 +174,57 @@ def rollback_recovery_median_hours(incidents: pd.DataFrame, window: Window) -> f
     production rollback or a canary's). It isolates the path blue/green shortens, which
     the all-incident median hides when most failures are fixed forward.
     """
-    times = recovery_times_hours(incidents, window)
-    return _quantile(times[incidents.loc[times.index, "restored_by"].isin(ROLLBACK_PATHS)], 50)
+    incidents = columns_of(incidents)
+    counted = _restored(incidents, window) & incidents.isin("restored_by", ROLLBACK_PATHS)
+    return _quantile(incidents.floats("restored_hours")[counted] - incidents.floats("started_hours")[counted], 50)
 
 
 REMEDIED_IN_PRODUCTION = ("production", "canary")
 """Who found a defect whose fix is unplanned work: users in production (or a canary's users)."""
 
 
-def rework_deployments(deployments: pd.DataFrame, changes: pd.DataFrame) -> pd.Series:
+def rework_deployments(deployments: Table, changes: Table) -> pd.Series:
     """Per deployment (aligned with ``deployments``): was it unplanned, made as a result of a production failure?
 
     True when the deployment ships at least one change that remedies a failure users
     met (``remedies`` is production or canary: a hotfix, or a fix-forward change that
     rode the regular pipeline), or when it ships again changes of an earlier deployment
-    that was rolled back (the re-deployment after a rollback).
+    that was rolled back (the re-deployment after a rollback). "Earlier" is the order
+    of ``(started_hours, deployment_id)``.
     """
-    remedy_ids = set(changes.loc[changes["remedies"].isin(REMEDIED_IN_PRODUCTION), "change_id"].astype(int))
-    ordered = deployments.sort_values(["started_hours", "deployment_id"])
-    rolled_back: set[int] = set()
-    flags: dict[int, bool] = {}
-    for row in ordered.itertuples(index=False):
-        ids = {int(i) for i in row.change_ids.split()} if isinstance(row.change_ids, str) else set()
-        flags[row.deployment_id] = bool(ids & remedy_ids) or bool(ids & rolled_back)
-        if row.rolled_back:
-            rolled_back |= ids
-    return deployments["deployment_id"].map(flags).fillna(False).astype(bool)
+    deployments = columns_of(deployments)
+    return pd.Series(_rework_flags(deployments, columns_of(changes)), index=deployments.frame.index, name="deployment_id")
 
 
-def rework_rate(deployments: pd.DataFrame, changes: pd.DataFrame, window: Window) -> float:
+def _rework_flags(deployments: Columns, changes: Columns) -> np.ndarray:
+    """:func:`rework_deployments` as a boolean array, one entry per row of ``deployments``."""
+    count = len(deployments)
+    if count == 0:
+        return np.zeros(0, dtype=bool)
+    remedy_ids = changes["change_id"][changes.isin("remedies", REMEDIED_IN_PRODUCTION)].astype(int)
+    lists = [text.split() if isinstance(text, str) else [] for text in deployments["change_ids"]]
+    sizes = np.fromiter(map(len, lists), dtype=np.intp, count=count)
+    shipped = np.fromiter(map(int, chain.from_iterable(lists)), dtype=np.int64, count=int(sizes.sum()))  # every (row, change) pair...
+    row = np.repeat(np.arange(count), sizes)  # ...and its deployment's row
+    ids = deployments["deployment_id"]
+    order = np.lexsort((ids, deployments.floats("started_hours")))  # rows in the order the deployments started
+    position = np.empty(count, dtype=np.intp)
+    position[order] = np.arange(count)
+    # A change ships again after a rollback when a rolled-back deployment earlier in that order shipped it.
+    change, which = np.unique(shipped, return_inverse=True)
+    rolled_back = np.asarray(deployments["rolled_back"], dtype=bool)[row]
+    first_rolled_back = np.full(len(change), count)
+    np.minimum.at(first_rolled_back, which[rolled_back], position[row[rolled_back]])
+    rework = np.isin(shipped, remedy_ids) | (first_rolled_back[which] < position[row])
+    flags = np.bincount(row[rework], minlength=count) > 0
+    # One flag per deployment id: a repeated id takes the flag of its last deployment in that order.
+    unique_ids, id_of_row = np.unique(ids, return_inverse=True)
+    last = np.full(len(unique_ids), -1)
+    np.maximum.at(last, id_of_row, position)
+    return flags[order[last]][id_of_row]
+
+
+def rework_rate(deployments: Table, changes: Table, window: Window) -> float:
     """Deployment rework rate.
 
     ``deployments that are unplanned but happen as a result of an incident in production
@@ -163,13 +234,14 @@ def rework_rate(deployments: pd.DataFrame, changes: pd.DataFrame, window: Window
     is a remediation of the deployment it undoes, not a new deployment. NaN when there
     were no deployments.
     """
-    shipped = window_deployments(deployments, window)
-    if len(shipped) == 0:
+    deployments = columns_of(deployments)
+    shipped = _shipped(deployments, window)
+    if not shipped.any():
         return math.nan
-    return float(rework_deployments(deployments, changes)[shipped.index].mean())
+    return int(_rework_flags(deployments, columns_of(changes))[shipped].sum()) / int(shipped.sum())
 
 
-def failure_exposure_user_hours_per_week(incidents: pd.DataFrame, window: Window) -> float:
+def failure_exposure_user_hours_per_week(incidents: Table, window: Window) -> float:
     """Failure exposure: user-hours of failure per week.
 
     ``sum over failures of (restored_hours - started_hours) × exposed_share / weeks``,
@@ -180,14 +252,16 @@ def failure_exposure_user_hours_per_week(incidents: pd.DataFrame, window: Window
     """
     if len(incidents) == 0:
         return 0.0
-    start = incidents["started_hours"].to_numpy(dtype=float)
-    end = incidents["restored_hours"].fillna(window.end_hours).to_numpy(dtype=float)
+    incidents = columns_of(incidents)
+    start = incidents.floats("started_hours")
+    restored = incidents.floats("restored_hours")
+    end = np.where(np.isnan(restored), window.end_hours, restored)
     overlap = np.clip(np.minimum(end, window.end_hours) - np.maximum(start, window.start_hours), 0.0, None)
-    share = incidents["exposed_share"].to_numpy(dtype=float)
+    share = incidents.floats("exposed_share")
     return float((overlap * share).sum() / window.weeks)
 
 
-def canary_failure_rate(deployments: pd.DataFrame, window: Window, canary_enabled: bool) -> float:
+def canary_failure_rate(deployments: Table, window: Window, canary_enabled: bool) -> float:
     """Failed canaries ÷ canary attempts: regular deployments ended in the window whose canary caught a defect.
 
     Every regular deployment goes through the canary when it is enabled; NaN without a
@@ -195,6 +269,7 @@ def canary_failure_rate(deployments: pd.DataFrame, window: Window, canary_enable
     """
     if not canary_enabled:
         return math.nan
-    regular = window_deployments(deployments, window)
-    regular = regular[regular["kind"] == "regular"]
-    return float(regular["canary_failed"].astype(bool).mean()) if len(regular) else math.nan
+    deployments = columns_of(deployments)
+    regular = _shipped(deployments, window) & deployments.isin("kind", ("regular",))
+    count = int(regular.sum())
+    return int(np.asarray(deployments["canary_failed"], dtype=bool)[regular].sum()) / count if count else math.nan

@@ -11,71 +11,82 @@ import math
 import numpy as np
 import pandas as pd
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 from trunksim.tables import EVERY_INTEGRATION_BRANCH, STAGES
+from trunksim.metrics.columns import Columns, Table, columns_of, nanmean, nansum
+from trunksim.metrics.dora import delivered_mask
 from trunksim.metrics.window import Window
 
 if TYPE_CHECKING:  # pragma: no cover
     from trunksim.tables import Run
 
 
-def _mean(values: pd.Series) -> float:
-    values = values.dropna()
-    return float(values.mean()) if len(values) else math.nan
+def _share(hits: np.ndarray) -> float:
+    """``hits.mean()`` of a boolean array (``true / all``), NaN when empty."""
+    return int(hits.sum()) / len(hits) if len(hits) else math.nan
 
 
 def delivered_changes(changes: pd.DataFrame, window: Window) -> pd.DataFrame:
-    """Changes whose first commit lies in the window and that reached all users."""
-    return changes[window.mask(changes["first_commit_hours"]) & changes["deployed_hours"].notna()]
+    """Changes whose first commit lies in the window and that reached all users (:func:`~trunksim.metrics.dora.delivered_mask`)."""
+    return changes[delivered_mask(changes, window)]
 
 
-def stage_mean_hours(changes: pd.DataFrame, window: Window) -> dict[str, float]:
+def stage_mean_hours(changes: Table, window: Window) -> dict[str, float]:
     """Mean hours a delivered change spent in each lead-time stage.
 
     ``stage_<s>_mean_hours = mean over delivered changes of stage_<s>_hours``; the stages
     of a change sum to its lead time, so these means sum to the mean lead time.
     """
-    delivered = delivered_changes(changes, window)
-    return {f"stage_{s}_mean_hours": _mean(delivered[f"stage_{s}_hours"]) for s in STAGES}
+    changes = columns_of(changes)
+    delivered = delivered_mask(changes, window)
+    return {f"stage_{s}_mean_hours": nanmean(changes.floats(f"stage_{s}_hours")[delivered]) for s in STAGES}
 
 
-def review_wait_mean_hours(changes: pd.DataFrame, window: Window) -> float:
+def review_wait_mean_hours(changes: Table, window: Window) -> float:
     """Mean time a delivered change waited for a reviewer to pick it up (all rounds), hours."""
-    return _mean(delivered_changes(changes, window)["stage_review_wait_hours"])
+    changes = columns_of(changes)
+    return nanmean(changes.floats("stage_review_wait_hours")[delivered_mask(changes, window)])
+
+
+def _queued(ci_runs: Columns, window: Window) -> np.ndarray:
+    """Mask of :func:`ci_runs_in_window`."""
+    return window.mask(ci_runs.floats("queued_hours"))
 
 
 def ci_runs_in_window(ci_runs: pd.DataFrame, window: Window) -> pd.DataFrame:
     """CI runs queued in the window."""
-    return ci_runs[window.mask(ci_runs["queued_hours"])]
+    return ci_runs[_queued(columns_of(ci_runs), window)]
 
 
-def ci_queue_wait_mean_hours(ci_runs: pd.DataFrame, window: Window) -> float:
+def ci_queue_wait_mean_hours(ci_runs: Table, window: Window) -> float:
     """Mean wait for a CI runner: ``mean(started_hours - queued_hours)`` over runs queued in the window, hours."""
-    runs = ci_runs_in_window(ci_runs, window)
-    return _mean(runs["started_hours"] - runs["queued_hours"])
+    ci_runs = columns_of(ci_runs)
+    queued = _queued(ci_runs, window)
+    return nanmean(ci_runs.floats("started_hours")[queued] - ci_runs.floats("queued_hours")[queued])
 
 
-def ci_pass_rate(ci_runs: pd.DataFrame, window: Window) -> float:
+def ci_pass_rate(ci_runs: Table, window: Window) -> float:
     """Share of CI runs (queued in the window) that passed: ``passes / runs``."""
-    runs = ci_runs_in_window(ci_runs, window)
-    return float((runs["outcome"] == "pass").mean()) if len(runs) else math.nan
+    ci_runs = columns_of(ci_runs)
+    return _share(ci_runs.isin("outcome", ("pass",))[_queued(ci_runs, window)])
 
 
-def ci_flaky_failure_share(ci_runs: pd.DataFrame, window: Window) -> float:
+def ci_flaky_failure_share(ci_runs: Table, window: Window) -> float:
     """Share of failed CI runs that failed spuriously: ``flaky / (flaky + real failures)``."""
-    runs = ci_runs_in_window(ci_runs, window)
-    failed = runs[runs["outcome"] != "pass"]
-    return float((failed["outcome"] == "flaky").mean()) if len(failed) else math.nan
+    ci_runs = columns_of(ci_runs)
+    failed = _queued(ci_runs, window) & ~ci_runs.isin("outcome", ("pass",))
+    return _share(ci_runs.isin("outcome", ("flaky",))[failed])
 
 
-def activity_hours_per_week(activity: pd.DataFrame, window: Window, kinds: tuple[str, ...]) -> float:
+def activity_hours_per_week(activity: Table, window: Window, kinds: tuple[str, ...]) -> float:
     """Developer working hours per week spent on the given activities (stretches that ended in the window)."""
-    rows = activity[window.mask(activity["end_hours"]) & activity["activity"].isin(kinds)]
-    return float(rows["working_hours"].sum()) / window.weeks
+    activity = columns_of(activity)
+    rows = window.mask(activity.floats("end_hours")) & activity.isin("activity", kinds)
+    return nansum(activity.floats("working_hours")[rows]) / window.weeks
 
 
-def activity_share(activity: pd.DataFrame, window: Window, kinds: tuple[str, ...]) -> float:
+def activity_share(activity: Table, window: Window, kinds: tuple[str, ...]) -> float:
     """Share of all recorded developer hours in the window spent on the given activities.
 
     ``waiting_share`` is this share for ``("waiting",)``: working hours a developer spent
@@ -85,25 +96,34 @@ def activity_share(activity: pd.DataFrame, window: Window, kinds: tuple[str, ...
     shipped scenarios, whose backlog never runs dry and whose WIP limit is rarely
     reached; it is measured, not assumed (``tests/test_workshop_metrics.py``).
     """
-    rows = activity[window.mask(activity["end_hours"])]
-    total = float(rows["working_hours"].sum())
+    activity = columns_of(activity)
+    ended = window.mask(activity.floats("end_hours"))
+    hours = activity.floats("working_hours")[ended]
+    total = nansum(hours)
     if total == 0:
         return math.nan
-    return float(rows.loc[rows["activity"].isin(kinds), "working_hours"].sum()) / total
+    return nansum(hours[activity.isin("activity", kinds)[ended]]) / total
 
 
-def red_share(branch_status: pd.DataFrame, branch: str, window: Window) -> float:
+def red_share(branch_status: Table, branch: str, window: Window) -> float:
     """Share of the window during which ``branch`` was red (its post-merge build failing).
 
     ``sum over red periods of overlap([red_from, green_at or end], window) / window length``.
     """
-    rows = branch_status[branch_status["branch"] == branch]
-    if len(rows) == 0:
+    branch_status = columns_of(branch_status)
+    rows = branch_status.isin("branch", (branch,))
+    if not rows.any():
         return 0.0
-    start = rows["red_from_hours"].clip(lower=window.start_hours)
-    end = rows["green_at_hours"].fillna(window.end_hours).clip(upper=window.end_hours)
-    overlap = (end - start).clip(lower=0.0)
-    return float(overlap.sum()) / (window.end_hours - window.start_hours)
+    start = _clip(branch_status.floats("red_from_hours")[rows], lower=window.start_hours)
+    green = branch_status.floats("green_at_hours")[rows]
+    end = _clip(np.where(np.isnan(green), window.end_hours, green), upper=window.end_hours)
+    overlap = _clip(end - start, lower=0.0)
+    return nansum(overlap) / (window.end_hours - window.start_hours)
+
+
+def _clip(values: np.ndarray, lower: float = -math.inf, upper: float = math.inf) -> np.ndarray:
+    """``Series.clip``: values beyond a bound become the bound; NaN stays NaN."""
+    return np.where(values < lower, lower, np.where(values > upper, upper, values))
 
 
 def integration_red_share(run: "Run", window: Window) -> float:
@@ -113,59 +133,62 @@ def integration_red_share(run: "Run", window: Window) -> float:
     of several repositories (``EVERY_INTEGRATION_BRANCH``): the unweighted mean over the
     repositories of each one's integration-branch red share (``<service>/<branch>``).
     """
+    branch_status = columns_of(run.branch_status)
     if run.integration_branch_name != EVERY_INTEGRATION_BRANCH:
-        return red_share(run.branch_status, run.integration_branch_name, window)
-    shares = [red_share(run.branch_status, f"{name}/{unit.integration_branch_name}", window) for name, unit in run.units.items()]
+        return red_share(branch_status, run.integration_branch_name, window)
+    shares = [red_share(branch_status, f"{name}/{unit.integration_branch_name}", window) for name, unit in run.units.items()]
     return float(np.mean(shares)) if shares else math.nan
 
 
-def merge_conflict_rate(merges: pd.DataFrame, window: Window) -> float:
+def merge_conflict_rate(merges: Table, window: Window) -> float:
     """Share of merges (in the window) that hit at least one merge conflict: ``conflicted / merges``."""
-    rows = merges[window.mask(merges["time_hours"])]
-    return float((rows["conflict"] > 0).mean()) if len(rows) else math.nan
+    merges = columns_of(merges)
+    return _share(merges["conflict"][window.mask(merges.floats("time_hours"))] > 0)
 
 
-def per_week(times: pd.Series, window: Window) -> float:
+def per_week(times: Union[pd.Series, np.ndarray], window: Window) -> float:
     """How many of these instants fall in the window, per week."""
-    return float(window.mask(times).sum()) / window.weeks
+    return int(window.mask(np.asarray(times, dtype=float)).sum()) / window.weeks
 
 
-def median(values: pd.Series) -> float:
+def median(values: Union[pd.Series, np.ndarray]) -> float:
     """Interpolated median ignoring NaN; NaN when empty."""
-    values = values.dropna()
-    return float(np.percentile(values.to_numpy(dtype=float), 50)) if len(values) else math.nan
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    return float(np.percentile(values, 50)) if len(values) else math.nan
 
 
-def merge_queue_wait_mean_hours(changes: pd.DataFrame, window: Window) -> float:
+def merge_queue_wait_mean_hours(changes: Table, window: Window) -> float:
     """Mean time a delivered change spent in a merge queue (joining it to landing, all rounds), hours.
 
     ``mean(stage_merge_queue_hours)`` over delivered changes that ever joined a queue;
     NaN without a merge queue.
     """
-    delivered = delivered_changes(changes, window)
-    return _mean(delivered.loc[delivered["queued_hours"].notna(), "stage_merge_queue_hours"])
+    changes = columns_of(changes)
+    queued = delivered_mask(changes, window) & ~np.isnan(changes.floats("queued_hours"))
+    return nanmean(changes.floats("stage_merge_queue_hours")[queued])
 
 
-def ci_runs_per_landed_change(ci_runs: pd.DataFrame, merges: pd.DataFrame, window: Window) -> float:
+def ci_runs_per_landed_change(ci_runs: Table, merges: Table, window: Window) -> float:
     """CI runs spent to land a change: ``(pre-merge + merge-queue runs) / merges``, both in the window.
 
     Post-merge builds and hotfix runs are left out (they do not decide whether a change
     lands). NaN without merges.
     """
-    runs = ci_runs_in_window(ci_runs, window)
-    landed = merges[window.mask(merges["time_hours"])]
-    if len(landed) == 0:
+    ci_runs, merges = columns_of(ci_runs), columns_of(merges)
+    landed = int(window.mask(merges.floats("time_hours")).sum())
+    if landed == 0:
         return math.nan
-    return float(runs["purpose"].isin(("pre_merge", "merge_queue")).sum()) / len(landed)
+    return int(ci_runs.isin("purpose", ("pre_merge", "merge_queue"))[_queued(ci_runs, window)].sum()) / landed
 
 
-def wasted_ci_runs_per_week(ci_runs: pd.DataFrame, window: Window) -> float:
+def wasted_ci_runs_per_week(ci_runs: Table, window: Window) -> float:
     """CI runs whose result was thrown away (a merge queue's speculative runs behind a failed batch), per week."""
-    runs = ci_runs_in_window(ci_runs, window)
-    return float(runs["discarded"].astype(bool).sum()) / window.weeks
+    ci_runs = columns_of(ci_runs)
+    return int(np.asarray(ci_runs["discarded"], dtype=bool)[_queued(ci_runs, window)].sum()) / window.weeks
 
 
-def flag_metrics(features: pd.DataFrame, incidents: pd.DataFrame, window: Window) -> dict[str, float]:
+def flag_metrics(features: Table, incidents: Table, window: Window) -> dict[str, float]:
     """The flag lifecycle's metrics (``scenario.flags``), over the window.
 
     * ``flags_live_mean``: time-average number of live flags — Σ over flags of the hours of
@@ -177,19 +200,21 @@ def flag_metrics(features: pd.DataFrame, incidents: pd.DataFrame, window: Window
 
     NaN-free zeros when no flag went live (counts), NaN for the median without removals.
     """
-    released = features["flag_released_hours"].to_numpy(dtype=float)
-    removed = features["flag_removed_hours"].to_numpy(dtype=float)
+    features, incidents = columns_of(features), columns_of(incidents)
+    released = features.floats("flag_released_hours")
+    removed = features.floats("flag_removed_hours")
     has = ~np.isnan(released)
     start = np.maximum(released[has], window.start_hours)
     end = np.minimum(np.where(np.isnan(removed[has]), window.end_hours, removed[has]), window.end_hours)
     live_hours = float(np.clip(end - start, 0.0, None).sum())
-    removed_in = features[window.mask(features["flag_removed_hours"])]
-    ages = (removed_in["flag_removed_hours"] - removed_in["flag_released_hours"]) / 24.0
-    source = incidents["source"] if "source" in incidents else pd.Series([], dtype=object)
+    removed_in = window.mask(removed)
+    ages = (removed[removed_in] - released[removed_in]) / 24.0
+    ages = ages[~np.isnan(ages)]
+    misconfigured = incidents.isin("source", ("misconfiguration",)) if "source" in incidents else np.zeros(len(incidents), dtype=bool)
     return {
         "flags_live_mean": live_hours / (window.end_hours - window.start_hours),
-        "flags_added_per_week": per_week(features["flag_released_hours"], window),
-        "flags_removed_per_week": per_week(features["flag_removed_hours"], window),
-        "flag_age_at_removal_median_days": float(ages.median()) if len(ages) else math.nan,
-        "misconfiguration_incidents_per_week": per_week(incidents.loc[source == "misconfiguration", "started_hours"], window),
+        "flags_added_per_week": per_week(released, window),
+        "flags_removed_per_week": per_week(removed, window),
+        "flag_age_at_removal_median_days": float(np.nanmedian(ages)) if len(ages) else math.nan,  # as Series.median
+        "misconfiguration_incidents_per_week": per_week(incidents.floats("started_hours")[misconfigured], window),
     }

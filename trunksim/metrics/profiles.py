@@ -420,17 +420,7 @@ def trunksim_profile(run: "Run") -> dict[str, float]:
     """
     settings = run.scenario.simulation
     w = Window(settings.warm_up, settings.duration)
-    changes, deployments, incidents = run.changes, run.deployments, run.incidents
-    return {
-        "deploys_per_day": dora.deploys_per_day(deployments, w),
-        "lead_time_median_hours": dora.lead_time_median_hours(changes, w),
-        "lead_time_p90_hours": dora.lead_time_p90_hours(changes, w),
-        "change_failure_rate": dora.change_failure_rate(deployments, incidents, w),
-        "change_failure_rate_escaped": dora.change_failure_rate(deployments, incidents, w, escaped_only=True),
-        "recovery_time_median_hours": dora.recovery_time_median_hours(incidents, w),
-        "rework_rate": dora.rework_rate(deployments, changes, w),
-        "failure_exposure_user_hours_per_week": dora.failure_exposure_user_hours_per_week(incidents, w),
-    }
+    return dora.trunksim_dora_metrics(run.changes, run.deployments, run.incidents, w)
 
 
 # -- all profiles ----------------------------------------------------------------------

@@ -8,7 +8,9 @@ timestamp decides whether a row is in the window.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Union
 
+import numpy as np
 import pandas as pd
 
 
@@ -29,6 +31,6 @@ class Window:
         """Window length, weeks (168 h)."""
         return (self.end_hours - self.start_hours) / 168.0
 
-    def mask(self, times: pd.Series) -> pd.Series:
-        """Rows whose time lies in ``[start, end]`` (NaN times are outside)."""
+    def mask(self, times: Union[pd.Series, np.ndarray]) -> Union[pd.Series, np.ndarray]:
+        """Rows whose time lies in ``[start, end]`` (NaN times are outside); a Series for a Series, an array for an array."""
         return (times >= self.start_hours) & (times <= self.end_hours)

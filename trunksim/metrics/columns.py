@@ -1,0 +1,86 @@
+"""One event table's columns as NumPy arrays, each converted once.
+
+The metrics read the same few columns of the same tables many times. Reading a
+column of a :class:`pandas.DataFrame` and then filtering, comparing and summing it
+through pandas costs tens of microseconds per step, which on tables of a few thousand
+rows is most of the time a replication's metrics take. :class:`Columns` converts each
+column it is asked for once (``Series.to_numpy()``) and hands out that array
+afterwards; the metric functions do their work in NumPy.
+
+Every metric function of :mod:`trunksim.metrics` that takes a table accepts either a
+DataFrame or a :class:`Columns` (:func:`columns_of`): ``compute_metrics`` wraps each
+table of a run once, for that call, so that every metric reads the same arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+
+class Columns:
+    """A read-only view of one event table whose columns are NumPy arrays, converted on first use.
+
+    ``columns["x"]`` is the column's values as they are (``Series.to_numpy()``: an
+    object array for text); :meth:`floats` the column as float64 (missing → NaN);
+    :meth:`isin` compares a text column with a few values. ``frame`` is the table
+    itself, for what needs pandas.
+    """
+
+    __slots__ = ("frame", "_values", "_floats")
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._values: dict[str, np.ndarray] = {}
+        self._floats: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.frame
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        values = self._values.get(name)
+        if values is None:
+            values = self._values[name] = self.frame[name].to_numpy()
+        return values
+
+    def floats(self, name: str) -> np.ndarray:
+        """The column as a float64 array (NaN where missing)."""
+        values = self._floats.get(name)
+        if values is None:
+            values = self._floats[name] = np.asarray(self.frame[name].to_numpy(dtype=float, na_value=np.nan), dtype=float)
+        return values
+
+    def isin(self, name: str, options: tuple) -> np.ndarray:
+        """Elementwise ``value in options`` for the column, as ``Series.isin`` (a missing value is in none)."""
+        values = self[name]
+        found = np.zeros(len(values), dtype=bool)
+        for option in options:
+            found |= values == option
+        return found
+
+
+Table = Union[pd.DataFrame, Columns]
+"""An event table as the metric functions take it: a DataFrame, or its :class:`Columns`."""
+
+
+def columns_of(table: Table) -> Columns:
+    """``table`` as :class:`Columns` (itself if it already is one)."""
+    return table if isinstance(table, Columns) else Columns(table)
+
+
+def nansum(values: np.ndarray) -> float:
+    """``Series.sum()`` of these values: NaN counts as 0, summed in place (NumPy's pairwise sum, in the same order)."""
+    values = np.asarray(values, dtype=float)
+    return float(np.where(np.isnan(values), 0.0, values).sum())
+
+
+def nanmean(values: np.ndarray) -> float:
+    """``Series.mean()`` of the non-NaN values (``sum / count``), NaN when there is none."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    return float(values.sum() / len(values)) if len(values) else float("nan")
