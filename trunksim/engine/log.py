@@ -10,6 +10,7 @@ the tables. All times are clock hours since Monday 00:00 of week 0.
 from __future__ import annotations
 
 import math
+from operator import attrgetter, itemgetter
 from typing import Iterable
 
 import numpy as np
@@ -55,31 +56,26 @@ class EventLog:
         (:data:`trunksim.tables.DTYPES`), not through lists of Python numbers.
         """
         kinds = DTYPES["changes"]
-        count = len(self.changes)
+        changes = self.changes
+        count = len(changes)
 
-        def column_of(name: str, values: Iterable) -> object:
-            dtype = _NUMPY.get(kinds[name])
-            return np.fromiter(values, dtype=dtype, count=count) if dtype is not None else list(values)
+        def attribute(name: str) -> Iterable:
+            return map(attrgetter(name), changes)
 
         columns: dict[str, object] = {}
-        fields = (
-            ("change_id", lambda c: c.change_id), ("feature_id", lambda c: c.feature.feature_id if c.feature else -1),
-            ("author", lambda c: c.author), ("kind", lambda c: c.kind), ("target", lambda c: c.target),
-            ("lines", lambda c: c.lines), ("defects", lambda c: len(c.defects)), ("created_hours", lambda c: c.created),
-            ("first_commit_hours", lambda c: c.first_commit), ("submitted_hours", lambda c: c.submitted),
-            ("merged_hours", lambda c: c.merged), ("deployed_hours", lambda c: c.deployed),
-            ("deployment_id", lambda c: c.deployment_id),
-            ("state", lambda c: "deployed" if c.deployed >= 0 else "in_flight"),
-            ("review_rounds", lambda c: c.review_rounds), ("ci_runs", lambda c: c.ci_runs),
-            ("conflicts", lambda c: c.conflicts), ("flagged", lambda c: c.flagged),
-            ("remedies", lambda c: c.fixes.found_by if c.fixes is not None else ""),
-            ("queued_hours", lambda c: c.queued),
+        for name, source in _CHANGE_ATTRIBUTES:
+            columns[name] = np.fromiter(attribute(source), dtype=_NUMPY[kinds[name]], count=count)
+        columns["feature_id"] = np.fromiter(
+            (f.feature_id if f is not None else -1 for f in attribute("feature")), dtype=np.int64, count=count
         )
-        for name, get in fields:
-            columns[name] = column_of(name, (get(c) for c in self.changes))
+        columns["defects"] = np.fromiter(map(len, attribute("defects")), dtype=np.int64, count=count)
+        columns["kind"] = list(attribute("kind"))
+        columns["target"] = list(attribute("target"))
+        columns["state"] = np.where(columns["deployed_hours"] >= 0, "deployed", "in_flight").tolist()
+        columns["remedies"] = [f.found_by if f is not None else "" for f in attribute("fixes")]
+        stages = np.array(list(attribute("stage_hours")), dtype=np.float64).reshape(count, len(STAGES))
         for i, stage in enumerate(STAGES):
-            name = f"stage_{stage}_hours"
-            columns[name] = column_of(name, (c.stage_hours[i] for c in self.changes))
+            columns[f"stage_{stage}_hours"] = stages[:, i]
         return {name: columns[name] for name in CHANGE_COLUMNS}
 
     def feature_rows(self) -> list[tuple]:
@@ -118,21 +114,70 @@ class EventLog:
         }
         frames = {}
         for name, rows_of in sources.items():
-            columns = COLUMNS[name]
             rows = rows_of()
-            if isinstance(rows, dict):
-                frame = pd.DataFrame(rows, columns=list(columns))
-            else:
-                frame = pd.DataFrame.from_records(rows, columns=list(columns))
+            frame = typed_frame(name, rows) if isinstance(rows, dict) or rows else None
+            if frame is None:
+                frame = records_frame(name, rows)
             del rows
             if name in ("ci_runs", "activity", "merges"):
                 getattr(self, name).clear()
-            for column in columns:
-                if column.endswith("_hours") and column in frame:
-                    values = frame[column].to_numpy(dtype=float)
-                    frame[column] = np.where(values >= 0, values, np.nan)
             frames[name] = frame
         return frames
+
+
+def typed_frame(name: str, rows: "list[tuple] | dict[str, object]") -> "pd.DataFrame | None":
+    """Table ``name`` built column by column in the dtypes the results contract declares (:data:`DTYPES`).
+
+    ``rows`` are the table's records (tuples in :data:`COLUMNS` order) or its columns by
+    name. Numeric columns go into NumPy arrays of their declared dtype (``_hours``
+    columns: NaN where the time is negative, i.e. did not happen); text columns stay
+    lists, which pandas reads as its text dtype. Returns None when a value does not fit
+    its declared dtype (a record the engine should not make), leaving the table to
+    :func:`records_frame`, which infers the dtypes as pandas does.
+    """
+    columns = COLUMNS[name]
+    kinds = DTYPES[name]
+    by_name = isinstance(rows, dict)
+    count = len(rows[columns[0]]) if by_name else len(rows)  # type: ignore[index]
+    data: dict[str, object] = {}
+    try:
+        for index, column in enumerate(columns):
+            # one column at a time, straight from the records (no tuple per column held)
+            values = rows[column] if by_name else map(itemgetter(index), rows)  # type: ignore[call-overload]
+            kind = kinds[column]
+            if kind == "O":
+                data[column] = values if isinstance(values, list) else list(values)
+                continue
+            array = values if isinstance(values, np.ndarray) else np.fromiter(values, dtype=_NUMPY[kind], count=count)
+            if column.endswith("_hours"):
+                array = np.where(array >= 0, array, np.nan)
+            data[column] = array
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    return pd.DataFrame(data)  # in COLUMNS order: the dict was filled in it
+
+
+def records_frame(name: str, rows: "list[tuple] | dict[str, object]") -> pd.DataFrame:
+    """Table ``name`` as pandas makes it of the records (dtypes inferred; ``_hours``: NaN where negative)."""
+    columns = COLUMNS[name]
+    if isinstance(rows, dict):
+        frame = pd.DataFrame(rows, columns=list(columns))
+    else:
+        frame = pd.DataFrame.from_records(rows, columns=list(columns))
+    for column in columns:
+        if column.endswith("_hours") and column in frame:
+            values = frame[column].to_numpy(dtype=float)
+            frame[column] = np.where(values >= 0, values, np.nan)
+    return frame
+
+
+_CHANGE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
+    ("change_id", "change_id"), ("author", "author"), ("lines", "lines"), ("created_hours", "created"),
+    ("first_commit_hours", "first_commit"), ("submitted_hours", "submitted"), ("merged_hours", "merged"),
+    ("deployed_hours", "deployed"), ("deployment_id", "deployment_id"), ("review_rounds", "review_rounds"),
+    ("ci_runs", "ci_runs"), ("conflicts", "conflicts"), ("flagged", "flagged"), ("queued_hours", "queued"),
+)
+"""Change-table columns read straight from an attribute of the change: (column, attribute)."""
 
 
 def deployment_record(d: Deployment) -> DeploymentRecord:
@@ -140,7 +185,7 @@ def deployment_record(d: Deployment) -> DeploymentRecord:
     return DeploymentRecord(
         d.deployment_id, d.source, d.kind, d.started, d.finished if d.finished >= 0 else math.nan,
         len(d.changes), len(d.new_changes), d.rolled_out, d.canary_failed, d.rolled_back,
-        d.rolled_back_at if d.rolled_back_at >= 0 else math.nan, " ".join(str(c.change_id) for c in d.changes),
+        d.rolled_back_at if d.rolled_back_at >= 0 else math.nan, " ".join([str(c.change_id) for c in d.changes]),
     )
 
 
