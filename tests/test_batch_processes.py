@@ -374,3 +374,52 @@ def test_a_stopped_pools_teardown_errors_stay_out_of_the_terminal(monkeypatch):
         thread.start()
         thread.join()
     assert reported == [other]
+
+
+def test_silenced_dask_logs_include_tornados():
+    """A dying scheduler's connection reset is logged by Tornado (Dask's event loop), not by ``distributed``:
+    the command line's one-line promise needs both quiet (a fresh-clone CI run once printed that line)."""
+    import logging
+
+    from trunksim.executors import silence_dask_logs
+
+    silence_dask_logs()
+    for name in ("tornado.application", "tornado.general", "distributed.client", "distributed.comm.tcp"):
+        assert not logging.getLogger(name).isEnabledFor(logging.ERROR), name
+
+
+def test_lost_work_with_a_future_that_never_finishes_is_reported_not_waited_for():
+    """A lost scheduler may leave some futures neither finished nor cancelled: after the first lost task and a
+    quiet spell, the batch reports the loss with what finished instead of waiting forever (it once hung)."""
+    from concurrent.futures import Executor, Future
+
+    from trunksim.executors import ExecutorError, completed
+
+    class Stranded(Executor):
+        def __init__(self):
+            self.calls = 0
+
+        def submit(self, fn, *args):
+            self.calls += 1
+            future = Future()
+            if self.calls == 1:
+                future.set_result(fn(*args))
+            elif self.calls == 2:
+                future.cancel()
+                future.set_running_or_notify_cancel()
+            return future  # the third never finishes
+
+    got, raised = [], []
+
+    def consume():
+        try:
+            for index, result in completed(lambda x: x * 10, [1, 2, 3], Stranded()):
+                got.append((index, result))
+        except ExecutorError as error:
+            raised.append(error)
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the batch waited for a future that never finishes"
+    assert got == [(0, 10)] and len(raised) == 1

@@ -280,14 +280,16 @@ def _close_client(client: Any) -> None:
 def silence_dask_logs() -> None:
     """Keep Dask's own log lines (reconnection attempts, tracebacks of a lost scheduler) off standard error.
 
-    For the command line, which says what went wrong in one line itself.
+    For the command line, which says what went wrong in one line itself. Tornado's
+    loggers too: Dask's event loop runs on Tornado, which logs a connection reset by a
+    dying scheduler as ``tornado.application - ERROR - Exception in callback ...``.
     """
     import logging
 
     with contextlib.suppress(ImportError):
         import distributed  # noqa: F401  (configures its loggers on import)
-    for name in list(logging.root.manager.loggerDict):
-        if name == "distributed" or name.startswith("distributed."):
+    for name in ["distributed", "tornado", *logging.root.manager.loggerDict]:
+        if name.split(".")[0] in ("distributed", "tornado"):
             logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
@@ -416,7 +418,8 @@ def completed(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: Optional
     Serially (``executor is None``) results come in order. On an interrupt, tasks not
     yet started are cancelled. An exception of a task is raised as it is. When the
     executor loses tasks (a worker process dies, the Dask scheduler goes away), every
-    result that did finish is still yielded, then :class:`ExecutorError` is raised. An
+    result that did finish is still yielded (those that come within
+    :data:`HEALTH_CHECK_SECONDS` of each other), then :class:`ExecutorError` is raised. An
     executor with a ``check()`` method (:class:`DaskExecutor`) is checked whenever no
     result has come for :data:`HEALTH_CHECK_SECONDS`.
     """
@@ -438,7 +441,12 @@ def completed(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: Optional
             try:
                 future = finished.get(timeout=HEALTH_CHECK_SECONDS)
             except queue.Empty:
-                if check is not None and lost is None:
+                if lost is not None:
+                    # Work was lost and nothing more came for a while: a future whose
+                    # scheduler is gone may never finish (Dask does not always cancel
+                    # it), so stop waiting and report what finished.
+                    raise _lost(executor, lost) from None
+                if check is not None:
                     check()
                 continue
             remaining -= 1

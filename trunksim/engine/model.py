@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import itertools
 import time
 from typing import Iterator, Optional
 
@@ -43,15 +42,11 @@ from trunksim.engine.people import Team
 from trunksim.engine.port import EnginePort
 from trunksim.engine.queue import MergeQueue
 from trunksim.engine.repairs import Repairs
+from trunksim.engine.scheduling import run_until, scheduled_events
 from trunksim.randomness import UNIFORM, Streams
 from trunksim.scenario.schema import Scenario
 from trunksim.strategies.registry import strategy_class
 from trunksim.tables import Run
-
-def scheduled_events(env: simpy.Environment) -> int:
-    """How many events ``env`` has scheduled so far (SimPy's own running count; the one place it is read)."""
-    return next(env._eid)
-
 
 CHECK_EVERY_EVENTS = 2_000
 """Events between two checks of a replication's bounds (``max_events``, ``max_wall_seconds``), events."""
@@ -109,21 +104,7 @@ def run_bounded(env: simpy.Environment, scenario: Scenario, seed: int, replicati
                 "raise the bound or shorten simulation.duration"
             )
 
-    # SimPy's own ``Environment.run(until=...)``, with the bounds checked between batches
-    # of steps: the same "until" event (urgent, at the end time), so the same order of events.
-    until = simpy.Event(env)
-    until._ok = True
-    until._value = None
-    env.schedule(until, simpy.core.URGENT, settings.duration - env.now)
-    until.callbacks.append(simpy.core.StopSimulation.callback)
-    step = env.step
-    try:
-        while True:
-            for _ in itertools.repeat(None, CHECK_EVERY_EVENTS):
-                step()
-            check_limits()
-    except simpy.core.StopSimulation:
-        pass
+    run_until(env, settings.duration, CHECK_EVERY_EVENTS, check_limits)
     check_limits()
 
 

@@ -1,4 +1,4 @@
-"""Two lighter stand-ins for SimPy machinery on the hot path of every change.
+"""Lighter stand-ins for SimPy machinery, and the one place the engine reads SimPy's private state.
 
 Every SimPy event costs a heap push, a heap pop and a dispatch. Two kinds of event in a
 replication carried no information:
@@ -9,6 +9,10 @@ replication carried no information:
 * the **request and release events of a resource** that is usually free (the
   deployment slot, the CI runners): :class:`PriorityPool` hands a free unit over without
   an event and passes a released unit straight to the next waiter.
+
+It also holds :func:`run_until`, SimPy's ``Environment.run(until=...)`` stepped in
+batches with a check between them, and :func:`scheduled_events`, SimPy's running count of
+events.
 
 Ordering (documented in ``docs/architecture.md``): a detached generator runs its first
 step inside the step that starts it, where ``env.process`` would have run it in an
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Generator, Optional
+from typing import Callable, Generator, Optional
 
 import simpy
 
@@ -105,3 +109,30 @@ def detached(generator: Generator) -> None:
     It cannot be interrupted (nothing in the engine interrupts these).
     """
     _Detached(generator)._resume(None)
+
+
+def scheduled_events(env: simpy.Environment) -> int:
+    """How many events ``env`` has scheduled so far (SimPy's own running count)."""
+    return next(env._eid)
+
+
+def run_until(env: simpy.Environment, at: float, every: int, check: Callable[[], None]) -> None:
+    """``env.run(until=at)``, calling ``check()`` after every ``every`` events.
+
+    The same "until" event SimPy's ``run`` schedules (urgent, at ``at``), so the same order
+    of events; ``check`` may raise to stop the run (it is how a replication's bounds are
+    enforced without a wrapper around every step).
+    """
+    until = simpy.Event(env)
+    until._ok = True
+    until._value = None
+    env.schedule(until, simpy.core.URGENT, at - env.now)
+    until.callbacks.append(simpy.core.StopSimulation.callback)  # type: ignore[union-attr]
+    step = env.step
+    try:
+        while True:
+            for _ in itertools.repeat(None, every):
+                step()
+            check()
+    except simpy.core.StopSimulation:
+        pass
