@@ -345,6 +345,9 @@ def test_a_killed_scheduler_is_one_line_and_resume_finishes_the_rest(tmp_path):
     finally:
         cluster.kill()
         cluster.communicate()
+        if "process" in locals() and process.poll() is None:  # a hang must not outlive the test
+            process.kill()
+            process.communicate()
     assert process.returncode == 1, err
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
