@@ -27,7 +27,7 @@ from trunksim.engine.calendar import WorkingCalendar, around_the_clock
 from trunksim.engine.ci import PRIORITY_BRANCH_BUILD, PRIORITY_HOTFIX, CIService
 from trunksim.engine.entities import Branch, Change, Defect
 from trunksim.engine.merging import MergeModel, lines_landed_since, merges_since
-from trunksim.engine.scheduling import Signal, detached
+from trunksim.engine.scheduling import detached
 from trunksim.randomness import Streams
 from trunksim.scenario.schema import Scenario
 from trunksim.tables import BranchStatusRecord
@@ -88,7 +88,7 @@ class Flow:
         self.triage_time = streams.buffered("triage", scenario.ci.triage_time)
         self.resolution_time = streams.buffered("resolution", scenario.merging.resolution_time)
         self.merge_u = merge_u
-        self.review_events: dict[int, Signal] = {}
+        self.review_events: dict[int, simpy.Event] = {}
         self.queue: "MergeQueue | None" = None
         """The merge queue, when ``merge_queue.enabled`` (set by the model)."""
         self.repairing: set[int] = set()  # breaking changes whose author is already on it
@@ -118,7 +118,7 @@ class Flow:
                     defect.found_by = "review"
                     defect.found_at = self.env.now
                     found.append(defect)
-        self.review_events.pop(change.change_id).fire(found)
+        self.review_events.pop(change.change_id).succeed(found)
 
     def fix_defects(self, change: Change, defects: list[Defect], activity: str):
         """A task body: fix each defect (``work.fix_time`` each)."""
@@ -141,7 +141,7 @@ class Flow:
         while True:
             if review_on and not approved:
                 change.enter("review_wait", env.now)
-                done = self.review_events[change.change_id] = Signal()
+                done = self.review_events[change.change_id] = env.event()
                 self.team.request_review(change)
                 found = yield done
                 if found:
