@@ -426,3 +426,36 @@ def test_lost_work_with_a_future_that_never_finishes_is_reported_not_waited_for(
     thread.join(timeout=30)
     assert not thread.is_alive(), "the batch waited for a future that never finishes"
     assert got == [(0, 10)] and len(raised) == 1
+
+
+def test_after_a_lost_task_a_healthy_cluster_still_delivers_the_rest():
+    """One worker lost (a task cancelled) while the cluster is fine: a result that takes longer than the quiet
+    spell still arrives before the loss is reported (the health check, not a timer, decides)."""
+    from concurrent.futures import Executor, Future
+
+    from trunksim.executors import ExecutorError, completed
+
+    class OneLost(Executor):
+        def __init__(self):
+            self.calls = 0
+            self.checks = 0
+
+        def check(self):
+            self.checks += 1
+
+        def submit(self, fn, *args):
+            self.calls += 1
+            future = Future()
+            if self.calls == 1:
+                future.cancel()
+                future.set_running_or_notify_cancel()
+            else:
+                threading.Timer(3.0, lambda: future.set_result(fn(*args))).start()
+            return future
+
+    executor = OneLost()
+    got = []
+    with pytest.raises(ExecutorError):
+        for index, result in completed(lambda x: x * 10, [1, 2], executor):
+            got.append((index, result))
+    assert got == [(1, 20)] and executor.checks >= 1

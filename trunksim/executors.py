@@ -418,10 +418,11 @@ def completed(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: Optional
     Serially (``executor is None``) results come in order. On an interrupt, tasks not
     yet started are cancelled. An exception of a task is raised as it is. When the
     executor loses tasks (a worker process dies, the Dask scheduler goes away), every
-    result that did finish is still yielded (those that come within
-    :data:`HEALTH_CHECK_SECONDS` of each other), then :class:`ExecutorError` is raised. An
+    result that did finish is still yielded, then :class:`ExecutorError` is raised. An
     executor with a ``check()`` method (:class:`DaskExecutor`) is checked whenever no
-    result has come for :data:`HEALTH_CHECK_SECONDS`.
+    result has come for :data:`HEALTH_CHECK_SECONDS`, also after a task was lost (a
+    future of a dead scheduler may never finish); an executor without one stops waiting
+    then once a task was lost.
     """
     if executor is None:
         for index, task in enumerate(tasks):
@@ -441,13 +442,13 @@ def completed(fn: Callable[[Any], Any], tasks: Sequence[Any], executor: Optional
             try:
                 future = finished.get(timeout=HEALTH_CHECK_SECONDS)
             except queue.Empty:
-                if lost is not None:
-                    # Work was lost and nothing more came for a while: a future whose
-                    # scheduler is gone may never finish (Dask does not always cancel
-                    # it), so stop waiting and report what finished.
-                    raise _lost(executor, lost) from None
                 if check is not None:
+                    # Also after lost work: a future whose scheduler is gone may never
+                    # finish (Dask does not always cancel it); the check notices the
+                    # scheduler is gone, while a cluster that lost one worker goes on.
                     check()
+                elif lost is not None:
+                    raise _lost(executor, lost) from None
                 continue
             remaining -= 1
             try:

@@ -82,6 +82,7 @@ class Backlog:
         self._change_ids = 0
         self._defect_ids = 0
         self.api: Optional[ApiChanges] = None
+        """How features change other services' APIs (organisations); ``None`` for a one-team scenario."""
         # Feature efforts come BLOCK at a time from their own stream: the same sequence as
         # one draw per feature (NumPy draws these distributions value by value).
         self.feature_effort = streams.buffered("features", scenario.work.feature_effort)
@@ -90,7 +91,6 @@ class Backlog:
         # cumulative table and one uniform per draw, so the same severities.
         self._severity_cdf = (shares / sum(scenario.work.severity_shares)).cumsum()
         self._severity_cdf /= self._severity_cdf[-1]
-        """How features change other services' APIs (organisations); ``None`` for a one-team scenario."""
 
     def has_work(self) -> bool:
         """True while features remain (always, unless ``work.backlog_features`` caps them)."""

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Generator, Optional, Protocol
 import simpy
 
 from trunksim.engine.entities import Branch, Change, Defect, Deployment, Feature, Incident
-from trunksim.engine.scheduling import PriorityPool
 from trunksim.randomness import Streams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,8 +90,7 @@ class Delivery:
         """True while a fast error-budget burn freezes feature deployments (fixes still ship)."""
         self.incidents: FailureDesk
         self.repairs: "Repairs"
-        self.slot = PriorityPool(self.env, capacity=1)
-        """One deployment at a time; hotfix deployments go first (priority 0)."""
+        self.slot = simpy.PriorityResource(self.env, capacity=1)
         self.pipeline_duration = streams.buffered("deploy", self.settings.pipeline_duration)
         self.deployments: list[Deployment] = []
         self.live: list[Deployment] = []  # rolled out and not rolled back, oldest first
@@ -178,60 +176,51 @@ class Delivery:
     # -- deploying ---------------------------------------------------------------------
     def deploy(self, kind: str) -> Generator:
         """Run one deployment now; returns it (or ``None`` if there was nothing to ship)."""
-        priority = 0 if kind == "hotfix" else 1
-        handed_over = self.slot.acquire(priority)
-        if handed_over is not None:
-            yield handed_over
-        try:
-            deployment = yield from self._deploy(kind)
-        finally:
-            self.slot.release()
-        return deployment
-
-    def _deploy(self, kind: str) -> Generator:
-        """The deployment itself, holding the deployment slot."""
         env = self.env
-        changes = self.candidates(kind)
-        if not changes or self.blocked(changes):
-            return None
-        deployment = Deployment(
-            deployment_id=len(self.deployments) + 1, source=self.branch.name, kind=kind, started=env.now,
-            changes=changes, new_changes=[c for c in changes if c.deployed < 0],
-        )
-        self.deployments.append(deployment)
-        for change in changes:
-            change.deploying = True
-            change.enter("deploy", env.now)
-        yield env.timeout(self.pipeline_duration())
-        canary = self.settings.canary
-        if canary.enabled and kind == "regular" and changes:
-            canary_start = env.now
-            caught, share = [], canary.traffic_share
-            exposure = 0.0
-            for share, bake in self.canary_steps:
-                yield env.timeout(bake)
-                exposure += share * bake
-                caught = self.canary_catches(changes, exposure=exposure if self.stepped else None)
+        priority = 0 if kind == "hotfix" else 1
+        with self.slot.request(priority=priority) as request:
+            yield request
+            changes = self.candidates(kind)
+            if not changes or self.blocked(changes):
+                return None
+            deployment = Deployment(
+                deployment_id=len(self.deployments) + 1, source=self.branch.name, kind=kind, started=env.now,
+                changes=changes, new_changes=[c for c in changes if c.deployed < 0],
+            )
+            self.deployments.append(deployment)
+            for change in changes:
+                change.deploying = True
+                change.enter("deploy", env.now)
+            yield env.timeout(self.pipeline_duration())
+            canary = self.settings.canary
+            if canary.enabled and kind == "regular" and changes:
+                canary_start = env.now
+                caught, share = [], canary.traffic_share
+                exposure = 0.0
+                for share, bake in self.canary_steps:
+                    yield env.timeout(bake)
+                    exposure += share * bake
+                    caught = self.canary_catches(changes, exposure=exposure if self.stepped else None)
+                    if caught:
+                        break
                 if caught:
-                    break
-            if caught:
-                if not canary.automatic_rollback:
-                    # A person has to notice the canary's alarm before rolling back.
-                    yield env.timeout(self.incidents.detection_delay())
-                yield env.timeout(self.switch_back_time if self.blue_green else self.rollback_time)
-                deployment.canary_failed = True
-                deployment.rolled_back = True
-                deployment.rolled_back_at = deployment.finished = env.now
-                for change in changes:
-                    change.deploying = False
-                    change.enter("deploy_wait", env.now)
-                for defect in caught:
-                    defect.found_by = "canary"
-                    defect.found_at = canary_start
-                    self.incidents.record_canary(defect, deployment, canary_start, env.now, share)
-                    self.repairs.handle_known_defect(defect)
-                return deployment
-        self.roll_out(deployment)
+                    if not canary.automatic_rollback:
+                        # A person has to notice the canary's alarm before rolling back.
+                        yield env.timeout(self.incidents.detection_delay())
+                    yield env.timeout(self.switch_back_time if self.blue_green else self.rollback_time)
+                    deployment.canary_failed = True
+                    deployment.rolled_back = True
+                    deployment.rolled_back_at = deployment.finished = env.now
+                    for change in changes:
+                        change.deploying = False
+                        change.enter("deploy_wait", env.now)
+                    for defect in caught:
+                        defect.found_by = "canary"
+                        defect.found_at = canary_start
+                        self.incidents.record_canary(defect, deployment, canary_start, env.now, share)
+                        self.repairs.handle_known_defect(defect)
+                    return deployment
+            self.roll_out(deployment)
         return deployment
 
     def canary_catches(self, changes: list[Change], ignore_flags: bool = False, exposure: Optional[float] = None) -> list[Defect]:

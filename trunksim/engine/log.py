@@ -129,16 +129,17 @@ def typed_frame(name: str, rows: "list[tuple] | dict[str, object]") -> "pd.DataF
     """Table ``name`` built column by column in the dtypes the results contract declares (:data:`DTYPES`).
 
     ``rows`` are the table's records (tuples in :data:`COLUMNS` order) or its columns by
-    name. Numeric columns go into NumPy arrays of their declared dtype (``_hours``
-    columns: NaN where the time is negative, i.e. did not happen); text columns stay
-    lists, which pandas reads as its text dtype. Returns None when a value does not fit
-    its declared dtype (a record the engine should not make), leaving the table to
-    :func:`records_frame`, which infers the dtypes as pandas does.
+    name. Numeric columns become NumPy arrays, which must come out in their declared
+    dtype kind (``_hours`` columns: floats, NaN where the time is negative, i.e. did not
+    happen); text columns stay lists, which pandas reads as its text dtype. Returns None
+    when a column holds values of another type (a record the engine should not make: a
+    float in an integer column, None in a flag), leaving the table to
+    :func:`records_frame`, which infers the dtypes as pandas does, so nothing is
+    silently converted.
     """
     columns = COLUMNS[name]
     kinds = DTYPES[name]
     by_name = isinstance(rows, dict)
-    count = len(rows[columns[0]]) if by_name else len(rows)  # type: ignore[index]
     data: dict[str, object] = {}
     try:
         for index, column in enumerate(columns):
@@ -148,11 +149,13 @@ def typed_frame(name: str, rows: "list[tuple] | dict[str, object]") -> "pd.DataF
             if kind == "O":
                 data[column] = values if isinstance(values, list) else list(values)
                 continue
-            array = values if isinstance(values, np.ndarray) else np.fromiter(values, dtype=_NUMPY[kind], count=count)
-            if column.endswith("_hours"):
-                array = np.where(array >= 0, array, np.nan)
+            array = values if isinstance(values, np.ndarray) else np.array(list(values))
+            if column.endswith("_hours") and array.dtype.kind in "if":  # times: floats, as pandas makes them
+                array = np.where(array >= 0, array.astype(np.float64), np.nan)
+            elif array.dtype.kind != kind:  # a value of another type: pandas decides, as before
+                return None
             data[column] = array
-    except (TypeError, ValueError, OverflowError, IndexError):
+    except IndexError:  # a record shorter than the table
         return None
     return pd.DataFrame(data)  # in COLUMNS order: the dict was filled in it
 

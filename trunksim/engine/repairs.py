@@ -16,6 +16,7 @@ import simpy
 from trunksim.engine.backlog import Backlog
 from trunksim.engine.branches import Branches
 from trunksim.engine.entities import Branch, Change, Defect
+from trunksim.engine.scheduling import detached
 
 if TYPE_CHECKING:  # pragma: no cover
     from trunksim.engine.flow import Flow
@@ -113,7 +114,7 @@ class Repairs:
                 change.enter("rework", self.env.now)
                 self.branches.unmerge(change, branch)
                 dev.open_changes += 1
-                self.env.process(self.flow.reintegrate(change, self.flow.fix_defects(change, [defect], "rework")))
+                detached(self.env, self.flow.reintegrate(change, self.flow.fix_defects(change, [defect], "rework")))
             else:
                 self.repair(defect)
 

@@ -1,25 +1,27 @@
 """Lighter stand-ins for SimPy machinery, and the one place the engine reads SimPy's private state.
 
 Every SimPy event costs a heap push, a heap pop and a dispatch. Two kinds of event in a
-replication carried no information:
+replication carry no information:
 
-* the **start and end events of a process** nobody waits for (one ``integrate`` per
-  submitted change): :func:`detached` drives such a generator from the events it yields,
-  starting it at once and ending it silently;
-* the **request and release events of a resource** that is usually free (the
-  deployment slot, the CI runners): :class:`PriorityPool` hands a free unit over without
-  an event and passes a released unit straight to the next waiter.
+* the **end event of a process** nobody waits for (one ``integrate`` per submitted
+  change): :func:`detached` drives such a generator from the events it yields and ends
+  it silently;
+* the **request and release events of a resource** that is usually free (the CI
+  runners): :class:`PriorityPool` hands a free unit over without an event and passes a
+  released unit straight to the next waiter. (The deployment slot stays a
+  ``simpy.PriorityResource``: with constant durations its same-instant ties matter, and
+  a pool would resolve them differently.)
 
 It also holds :func:`run_until`, SimPy's ``Environment.run(until=...)`` stepped in
 batches with a check between them, and :func:`scheduled_events`, SimPy's running count of
 events.
 
-Ordering (documented in ``docs/architecture.md``): a detached generator runs its first
-step inside the step that starts it, where ``env.process`` would have run it in an
-urgent event later in the same instant; a pool acquired while free continues in the same
-step, where a SimPy request would have resumed it one event later. Everything else keeps
-SimPy's order: events at the same instant are processed by priority, then in the order
-they were scheduled.
+Ordering (documented in ``docs/architecture.md``): a detached generator starts in an
+urgent event exactly as a process does, so nothing is reordered; a pool acquired while
+free continues in the same step, where a SimPy request would have resumed it one event
+later (the CI runners, since before these changes). Everything else keeps SimPy's order:
+events at the same instant are processed by priority, then in the order they were
+scheduled.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class PriorityPool:
     env : simpy.Environment
         The simulation.
     capacity : int
-        How many units (CI runners; 1 for the deployment slot), count.
+        How many units (CI runners), count.
     """
 
     __slots__ = ("env", "capacity", "busy", "waiting", "_seq")
@@ -100,16 +102,20 @@ class _Detached:
             event = target  # already processed: go on at once, as a SimPy process does
 
 
-def detached(generator: Generator) -> None:
-    """Start ``generator`` now and drive it by the events it yields, like a SimPy process nobody waits for.
+def detached(env: simpy.Environment, generator: Generator) -> None:
+    """Drive ``generator`` by the events it yields, like a SimPy process nobody waits for.
 
-    Unlike ``env.process`` it schedules no start event (the first step runs now, inside
-    the caller's step) and no end event; an exception it raises propagates out of the
-    step that resumed it, stopping the simulation, as an unhandled process failure does.
-    It cannot be interrupted (nothing in the engine interrupts these).
+    It starts as ``env.process`` starts a process — in an urgent event scheduled now, so
+    its first step runs after the current step, in the same order as before — but it
+    schedules no end event. An exception it raises propagates out of the step that
+    resumed it, stopping the simulation, as an unhandled process failure does. It cannot
+    be interrupted (nothing in the engine interrupts these).
     """
-    _Detached(generator)._resume(None)
-
+    start = simpy.Event(env)
+    start._ok = True
+    start._value = None
+    start.callbacks.append(_Detached(generator)._resume)  # type: ignore[union-attr]
+    env.schedule(start, simpy.core.URGENT)
 
 def scheduled_events(env: simpy.Environment) -> int:
     """How many events ``env`` has scheduled so far (SimPy's own running count)."""

@@ -59,8 +59,11 @@ class Columns:
         """Elementwise ``value in options`` for the column, as ``Series.isin`` (a missing value is in none)."""
         values = self[name]
         found = np.zeros(len(values), dtype=bool)
-        for option in options:
-            found |= values == option
+        try:
+            for option in options:
+                found |= values == option
+        except TypeError:  # a nullable column's missing value (pd.NA) cannot be compared: pandas can
+            return self.frame[name].isin(options).to_numpy(dtype=bool)
         return found
 
 
@@ -80,7 +83,7 @@ def nansum(values: np.ndarray) -> float:
 
 
 def nanmean(values: np.ndarray) -> float:
-    """``Series.mean()`` of the non-NaN values (``sum / count``), NaN when there is none."""
+    """``Series.dropna().mean()`` of these values: the mean of the non-NaN ones (``sum / count``), NaN when there is none."""
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
     return float(values.sum() / len(values)) if len(values) else float("nan")
