@@ -223,7 +223,8 @@ class Run:
     replication : int
         Replication index, 0-based.
     changes, features, deployments, incidents, ci_runs, activity, merges, branch_status, freezes : pandas.DataFrame
-        The event tables.
+        The event tables. Each may be given as :class:`TableColumns` (the engine does):
+        its DataFrame is then built the first time it is read.
     wall_seconds : float
         Real time the simulation took, seconds.
     developers : int
@@ -262,6 +263,60 @@ class Run:
     def frames(self) -> dict[str, pd.DataFrame]:
         """Every event table by name."""
         return {name: getattr(self, name) for name in TABLES}
+
+
+class TableColumns:
+    """One event table as typed columns, turned into its DataFrame the first time the table is read.
+
+    ``columns`` maps every column of the table, in :data:`COLUMNS` order, to a read-only
+    NumPy array of its declared dtype (:data:`DTYPES`) or, for text, a list of strings.
+    A :class:`Run` may hold a table this way: the metrics read the columns directly
+    (:func:`raw_columns`), and the DataFrame is built only if something asks for
+    ``run.<table>``.
+    """
+
+    __slots__ = ("columns",)
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        for values in columns.values():
+            if isinstance(values, np.ndarray):
+                values.flags.writeable = False  # shared with readers until the frame is built
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def frame(self) -> pd.DataFrame:
+        """The table as a DataFrame (its own copy of the columns)."""
+        return pd.DataFrame(self.columns)
+
+
+class _Table:
+    """A table attribute of :class:`Run`: a DataFrame, built from :class:`TableColumns` on first read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, run: Any, owner: Any = None) -> Any:
+        if run is None:
+            return self
+        value = run.__dict__[self.name]
+        if isinstance(value, TableColumns):
+            value = run.__dict__[self.name] = value.frame()
+        return value
+
+    def __set__(self, run: Any, value: Any) -> None:
+        run.__dict__[self.name] = value
+
+
+for _name in TABLES:
+    setattr(Run, _name, _Table(_name))
+
+
+def raw_columns(run: Run, name: str) -> "dict[str, Any] | None":
+    """The typed columns of table ``name`` of ``run`` if its DataFrame has not been built (else None)."""
+    value = run.__dict__.get(name)
+    return value.columns if isinstance(value, TableColumns) else None
 
 
 EVERY_INTEGRATION_BRANCH = "*"

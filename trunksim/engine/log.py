@@ -29,6 +29,7 @@ from trunksim.tables import (
     FreezeRecord,
     IncidentRecord,
     MergeRecord,
+    TableColumns,
 )
 
 
@@ -90,8 +91,10 @@ class EventLog:
 
     def tables(
         self, deployments: Iterable[Deployment], incidents: Iterable[Incident], branches: Iterable[Branch]
-    ) -> dict[str, pd.DataFrame]:
-        """Every table as a DataFrame, in the shape :data:`trunksim.tables.COLUMNS` declares.
+    ) -> "dict[str, pd.DataFrame | TableColumns]":
+        """Every table in the shape :data:`trunksim.tables.COLUMNS` declares: typed columns
+        (:class:`~trunksim.tables.TableColumns`, a DataFrame when first read), or a
+        DataFrame pandas made where a column did not fit its declared dtype.
 
         Missing times (-1) become NaN; red periods still open at the end are reported up
         to the end of the run (``green_at_hours`` NaN). The appended records are released
@@ -112,21 +115,26 @@ class EventLog:
                 BranchStatusRecord(b.name, b.red_since, math.nan, b.red_cause) for b in branches if b.red_since >= 0
             ],
         }
-        frames = {}
+        tables: dict[str, "pd.DataFrame | TableColumns"] = {}
         for name, rows_of in sources.items():
             rows = rows_of()
-            frame = typed_frame(name, rows) if isinstance(rows, dict) or rows else None
-            if frame is None:
-                frame = records_frame(name, rows)
-            del rows
+            columns = typed_columns(name, rows) if isinstance(rows, dict) or rows else None
+            table = TableColumns(columns) if columns is not None else records_frame(name, rows)
+            del rows, columns
             if name in ("ci_runs", "activity", "merges"):
                 getattr(self, name).clear()
-            frames[name] = frame
-        return frames
+            tables[name] = table
+        return tables
 
 
 def typed_frame(name: str, rows: "list[tuple] | dict[str, object]") -> "pd.DataFrame | None":
-    """Table ``name`` built column by column in the dtypes the results contract declares (:data:`DTYPES`).
+    """:func:`typed_columns` as a DataFrame (None where they give None)."""
+    columns = typed_columns(name, rows)
+    return pd.DataFrame(columns) if columns is not None else None
+
+
+def typed_columns(name: str, rows: "list[tuple] | dict[str, object]") -> "dict[str, object] | None":
+    """Table ``name`` column by column in the dtypes the results contract declares (:data:`DTYPES`).
 
     ``rows`` are the table's records (tuples in :data:`COLUMNS` order) or its columns by
     name. Numeric columns become NumPy arrays, which must come out in their declared
@@ -157,7 +165,7 @@ def typed_frame(name: str, rows: "list[tuple] | dict[str, object]") -> "pd.DataF
             data[column] = array
     except IndexError:  # a record shorter than the table
         return None
-    return pd.DataFrame(data)  # in COLUMNS order: the dict was filled in it
+    return data  # in COLUMNS order: the dict was filled in it
 
 
 def records_frame(name: str, rows: "list[tuple] | dict[str, object]") -> pd.DataFrame:

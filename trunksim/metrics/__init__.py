@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trunksim.metrics import cost, dora, flow, levels, profiles, slo
-from trunksim.metrics.columns import columns_of
+from trunksim.metrics.columns import Columns
 from trunksim.metrics.levels import check_year
 from trunksim.metrics.profiles import check_profile
 from trunksim.metrics.window import Window
@@ -187,10 +187,11 @@ def compute_metrics(run: "Run", profile: str = "trunksim", *, year: int = DEFAUL
     check_profile(profile)
     check_year(year)
     w = window_of(run)
-    # Each table's columns become NumPy arrays once, and every metric reads those (trunksim.metrics.columns).
-    changes, deployments, incidents = columns_of(run.changes), columns_of(run.deployments), columns_of(run.incidents)
-    ci_runs, activity, merges = columns_of(run.ci_runs), columns_of(run.activity), columns_of(run.merges)
-    features = columns_of(run.features)
+    # Each table's columns become NumPy arrays once, and every metric reads those (trunksim.metrics.columns);
+    # a table the engine handed over as typed columns is read as such, without building its DataFrame.
+    changes, deployments, incidents = (Columns.of_run(run, name) for name in ("changes", "deployments", "incidents"))
+    ci_runs, activity, merges = (Columns.of_run(run, name) for name in ("ci_runs", "activity", "merges"))
+    features = Columns.of_run(run, "features")
     delivered = dora.delivered_mask(changes, w)
     planned = changes.isin("kind", ("feature",))
     values = dora.trunksim_dora_metrics(changes, deployments, incidents, w)  # profiles.trunksim_profile

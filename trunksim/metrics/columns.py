@@ -14,10 +14,12 @@ table of a run once, for that call, so that every metric reads the same arrays.
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import pandas as pd
+
+from trunksim.tables import Run, raw_columns
 
 
 class Columns:
@@ -29,30 +31,64 @@ class Columns:
     itself, for what needs pandas.
     """
 
-    __slots__ = ("frame", "_values", "_floats")
+    __slots__ = ("_frame", "_read_frame", "_raw", "_values", "_floats")
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
+        self._frame: Optional[pd.DataFrame] = frame
+        self._read_frame: Optional[Callable[[], pd.DataFrame]] = None
+        self._raw: Optional[dict[str, Any]] = None
         self._values: dict[str, np.ndarray] = {}
         self._floats: dict[str, np.ndarray] = {}
 
+    @classmethod
+    def of_run(cls, run: Run, name: str) -> "Columns":
+        """Table ``name`` of ``run``: its typed columns while its DataFrame is not built (none is built
+        for reading them), else the DataFrame's."""
+        raw = raw_columns(run, name)
+        if raw is None:
+            return cls(getattr(run, name))
+        columns = cls.__new__(cls)
+        columns._frame, columns._read_frame, columns._raw = None, lambda: getattr(run, name), raw
+        columns._values, columns._floats = {}, {}
+        return columns
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The table as a DataFrame (built from the run's columns if it was not yet), for what needs pandas."""
+        if self._frame is None:
+            assert self._read_frame is not None
+            self._frame = self._read_frame()
+        return self._frame
+
     def __len__(self) -> int:
+        if self._raw is not None:
+            return len(next(iter(self._raw.values()))) if self._raw else 0
         return len(self.frame)
 
     def __contains__(self, name: str) -> bool:
-        return name in self.frame
+        return name in self._raw if self._raw is not None else name in self.frame
 
     def __getitem__(self, name: str) -> np.ndarray:
         values = self._values.get(name)
         if values is None:
-            values = self._values[name] = self.frame[name].to_numpy()
+            if self._raw is not None:
+                raw = self._raw[name]
+                # text: an object array of the strings, as Series.to_numpy() gives
+                values = raw if isinstance(raw, np.ndarray) else np.array(raw, dtype=object)
+            else:
+                values = self.frame[name].to_numpy()
+            self._values[name] = values
         return values
 
     def floats(self, name: str) -> np.ndarray:
         """The column as a float64 array (NaN where missing)."""
         values = self._floats.get(name)
         if values is None:
-            values = self._floats[name] = np.asarray(self.frame[name].to_numpy(dtype=float, na_value=np.nan), dtype=float)
+            if self._raw is not None:
+                values = np.asarray(self._raw[name], dtype=float)
+            else:
+                values = np.asarray(self.frame[name].to_numpy(dtype=float, na_value=np.nan), dtype=float)
+            self._floats[name] = values
         return values
 
     def isin(self, name: str, options: tuple) -> np.ndarray:

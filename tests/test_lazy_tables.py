@@ -1,0 +1,61 @@
+"""Run's DataFrames are built only when asked for (issue 13): the metrics read the engine's typed columns."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+import trunksim
+from trunksim.engine.log import records_frame
+from trunksim.metrics import compute_metrics
+from trunksim.tables import TABLES, TableColumns, raw_columns
+
+from conftest import small
+
+
+@pytest.fixture(scope="module")
+def run():
+    return trunksim.simulate(small("trunk-based"), seed=3)
+
+
+def test_metrics_read_the_columns_without_building_the_big_frames(run):
+    fresh = trunksim.simulate(small("trunk-based"), seed=3)
+    compute_metrics(fresh)
+    for name in ("changes", "deployments", "incidents", "ci_runs", "activity", "merges", "features"):
+        assert raw_columns(fresh, name) is not None, f"{name}: a DataFrame was built for the metrics"
+
+
+def test_a_frame_built_on_first_read_is_the_one_pandas_makes_of_the_records(run):
+    for name in TABLES:
+        frame = getattr(run, name)  # built now
+        assert raw_columns(run, name) is None and getattr(run, name) is frame  # once
+        if name in ("changes", "features", "deployments", "incidents") or not len(frame):
+            continue
+        rows = list(frame.itertuples(index=False, name=None))
+        expected = records_frame(name, rows)
+        assert list(frame.columns) == list(expected.columns)
+        assert (frame.dtypes == expected.dtypes).all(), name
+        assert frame.equals(expected), name
+
+
+def test_metrics_are_the_same_from_columns_and_from_frames():
+    lazy = trunksim.simulate(small("github-flow"), seed=4)
+    eager = trunksim.simulate(small("github-flow"), seed=4)
+    _ = eager.frames  # every DataFrame built first
+    a, b = compute_metrics(lazy), compute_metrics(eager)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key] == b[key] or (a[key] != a[key] and b[key] != b[key]), key
+
+
+def test_the_shared_columns_cannot_be_changed_in_place_and_a_run_pickles():
+    fresh = trunksim.simulate(small("trunk-based"), seed=5)
+    columns = raw_columns(fresh, "activity")
+    numeric = next(values for values in columns.values() if isinstance(values, np.ndarray))
+    with pytest.raises(ValueError):
+        numeric[0] = 0
+    copy = pickle.loads(pickle.dumps(fresh))
+    assert copy.activity.equals(fresh.activity)
+    assert isinstance(TableColumns({"x": np.arange(3)}).frame().x.to_numpy(), np.ndarray)
