@@ -59,3 +59,10 @@ def test_the_shared_columns_cannot_be_changed_in_place_and_a_run_pickles():
     copy = pickle.loads(pickle.dumps(fresh))
     assert copy.activity.equals(fresh.activity)
     assert isinstance(TableColumns({"x": np.arange(3)}).frame().x.to_numpy(), np.ndarray)
+
+
+def test_an_empty_table_is_a_fresh_copy_each_time():
+    first = records_frame("freezes", [])
+    first["start_hours"] = [1.0] * len(first)
+    first.loc[0] = [1.0, 2.0, "x"]  # changing one run's empty table must not reach the next run's
+    assert len(records_frame("freezes", [])) == 0

@@ -169,7 +169,24 @@ def typed_columns(name: str, rows: "list[tuple] | dict[str, object]") -> "dict[s
 
 
 def records_frame(name: str, rows: "list[tuple] | dict[str, object]") -> pd.DataFrame:
-    """Table ``name`` as pandas makes it of the records (dtypes inferred; ``_hours``: NaN where negative)."""
+    """Table ``name`` as pandas makes it of the records (dtypes inferred; ``_hours``: NaN where negative).
+
+    A table without records is a copy of the one pandas made the first time: building an
+    empty frame costs pandas about as much as one of a few thousand rows.
+    """
+    if not rows:
+        template = _EMPTY_TABLES.get(name)
+        if template is None:
+            template = _EMPTY_TABLES[name] = _records_frame(name, rows)
+        return template.copy()
+    return _records_frame(name, rows)
+
+
+_EMPTY_TABLES: dict[str, pd.DataFrame] = {}
+"""Each table without records, as pandas makes it (copied for every empty table)."""
+
+
+def _records_frame(name: str, rows: "list[tuple] | dict[str, object]") -> pd.DataFrame:
     columns = COLUMNS[name]
     if isinstance(rows, dict):
         frame = pd.DataFrame(rows, columns=list(columns))
