@@ -1,7 +1,7 @@
 """The engine's CI runner pool against queueing theory (docs/validation.md, section 1).
 
 The component under test is :class:`trunksim.engine.ci.CIService` itself — the runner
-pool (``RunnerPool``, first come first served within priority), its duration stream and its log — driven by a
+pool (``PriorityPool``, first come first served within priority), its duration stream and its log — driven by a
 minimal stand-in model (``env``, ``streams``, ``log``, ``scenario``). Service times are
 exponential (``ci.duration: {dist: exponential, mean: 10m}``), nothing fails, nothing
 is retried, so the pool is an M/M/c queue:

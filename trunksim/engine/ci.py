@@ -1,4 +1,4 @@
-"""Continuous integration on a shared pool of runners (:class:`RunnerPool`, a priority queue).
+"""Continuous integration on a shared pool of runners (:class:`~trunksim.engine.scheduling.PriorityPool`, a priority queue).
 
 A run waits for a runner (queue wait; FIFO within priority), then takes a drawn duration. It fails for real
 when the code under test carries a defect the suite covers (a defect's ``ci_u`` below
@@ -36,10 +36,6 @@ PRIORITY_BRANCH_BUILD = 1  # post-merge builds of long-lived branches go before 
 PRIORITY_NORMAL = 2
 
 
-RunnerPool = PriorityPool
-"""The pool of CI runners: first come first served within priority (:class:`~trunksim.engine.scheduling.PriorityPool`)."""
-
-
 class CIService:
     """The runner pool and the act of running a pipeline.
 
@@ -59,7 +55,7 @@ class CIService:
         self.env = env
         self.settings = settings
         self.log = log
-        self.runners = RunnerPool(self.env, settings.runners)
+        self.runners = PriorityPool(self.env, settings.runners)
         self.duration = streams.buffered("ci", settings.duration)
         self.flaky_u = streams.buffered("flaky", UNIFORM)
         selection = settings.test_selection

@@ -127,12 +127,6 @@ class EventLog:
         return tables
 
 
-def typed_frame(name: str, rows: "list[tuple] | dict[str, object]") -> "pd.DataFrame | None":
-    """:func:`typed_columns` as a DataFrame (None where they give None)."""
-    columns = typed_columns(name, rows)
-    return pd.DataFrame(columns) if columns is not None else None
-
-
 def typed_columns(name: str, rows: "list[tuple] | dict[str, object]") -> "dict[str, object] | None":
     """Table ``name`` column by column in the dtypes the results contract declares (:data:`DTYPES`).
 

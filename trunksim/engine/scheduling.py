@@ -111,11 +111,18 @@ def detached(env: simpy.Environment, generator: Generator) -> None:
     resumed it, stopping the simulation, as an unhandled process failure does. It cannot
     be interrupted (nothing in the engine interrupts these).
     """
-    start = simpy.Event(env)
-    start._ok = True
-    start._value = None
+    start = _succeeded(env)
     start.callbacks.append(_Detached(generator)._resume)  # type: ignore[union-attr]
     env.schedule(start, simpy.core.URGENT)
+
+
+def _succeeded(env: simpy.Environment) -> simpy.Event:
+    """An event already succeeded (value None) and not yet scheduled, as SimPy makes its own start and "until" events."""
+    event = simpy.Event(env)
+    event._ok = True
+    event._value = None
+    return event
+
 
 def scheduled_events(env: simpy.Environment) -> int:
     """How many events ``env`` has scheduled so far (SimPy's own running count)."""
@@ -129,9 +136,7 @@ def run_until(env: simpy.Environment, at: float, every: int, check: Callable[[],
     of events; ``check`` may raise to stop the run (it is how a replication's bounds are
     enforced without a wrapper around every step).
     """
-    until = simpy.Event(env)
-    until._ok = True
-    until._value = None
+    until = _succeeded(env)
     env.schedule(until, simpy.core.URGENT, at - env.now)
     until.callbacks.append(simpy.core.StopSimulation.callback)  # type: ignore[union-attr]
     step = env.step

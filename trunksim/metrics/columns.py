@@ -14,6 +14,8 @@ table of a run once, for that call, so that every metric reads the same arrays.
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
@@ -123,3 +125,10 @@ def nanmean(values: np.ndarray) -> float:
     values = np.asarray(values, dtype=float)
     values = values[~np.isnan(values)]
     return float(values.sum() / len(values)) if len(values) else float("nan")
+
+
+def quantile(values: np.ndarray, q: float) -> float:
+    """The ``q``-th percentile of the non-NaN values (linear interpolation, ``np.percentile``), NaN when there is none."""
+    values = np.asarray(values, dtype=float)
+    values = values[~np.isnan(values)]
+    return float(np.percentile(values, q)) if len(values) else math.nan

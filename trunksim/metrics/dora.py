@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import math
 from itertools import chain
-from typing import Union
 
 import numpy as np
 import pandas as pd
 
-from trunksim.metrics.columns import Columns, Table, columns_of, nanmean
+from trunksim.metrics.columns import Columns, Table, columns_of, nanmean, quantile
 from trunksim.metrics.window import Window
-
-
-def _quantile(values: Union[pd.Series, np.ndarray], q: float) -> float:
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
-    return float(np.percentile(values, q)) if len(values) else math.nan
 
 
 def _shipped(deployments: Columns, window: Window) -> np.ndarray:
@@ -98,12 +91,12 @@ def lead_times_hours(changes: pd.DataFrame, window: Window) -> pd.Series:
 
 def lead_time_median_hours(changes: Table, window: Window) -> float:
     """Median lead time for changes (first commit → running for all users), hours, interpolated."""
-    return _quantile(_lead_times(columns_of(changes), window), 50)
+    return quantile(_lead_times(columns_of(changes), window), 50)
 
 
 def lead_time_p90_hours(changes: Table, window: Window) -> float:
     """90th percentile of lead time for changes, hours, interpolated."""
-    return _quantile(_lead_times(columns_of(changes), window), 90)
+    return quantile(_lead_times(columns_of(changes), window), 90)
 
 
 def lead_time_mean_hours(changes: Table, window: Window) -> float:
@@ -119,7 +112,7 @@ def merge_to_production_median_hours(changes: Table, window: Window) -> float:
     """Median of ``deployed_hours - merged_hours`` (the other lead-time definition in use), hours."""
     changes = columns_of(changes)
     delivered = delivered_mask(changes, window)
-    return _quantile(changes.floats("deployed_hours")[delivered] - changes.floats("merged_hours")[delivered], 50)
+    return quantile(changes.floats("deployed_hours")[delivered] - changes.floats("merged_hours")[delivered], 50)
 
 
 def change_failure_rate(deployments: Table, incidents: Table, window: Window, escaped_only: bool = False) -> float:
@@ -156,7 +149,7 @@ def recovery_time_median_hours(incidents: Table, window: Window) -> float:
     """Median failed deployment recovery time, hours, interpolated; NaN with no incidents."""
     incidents = columns_of(incidents)
     restored = _restored(incidents, window)
-    return _quantile(incidents.floats("restored_hours")[restored] - incidents.floats("started_hours")[restored], 50)
+    return quantile(incidents.floats("restored_hours")[restored] - incidents.floats("started_hours")[restored], 50)
 
 
 ESCAPED_SOURCES = ("production", "downstream")
@@ -176,7 +169,7 @@ def rollback_recovery_median_hours(incidents: Table, window: Window) -> float:
     """
     incidents = columns_of(incidents)
     counted = _restored(incidents, window) & incidents.isin("restored_by", ROLLBACK_PATHS)
-    return _quantile(incidents.floats("restored_hours")[counted] - incidents.floats("started_hours")[counted], 50)
+    return quantile(incidents.floats("restored_hours")[counted] - incidents.floats("started_hours")[counted], 50)
 
 
 REMEDIED_IN_PRODUCTION = ("production", "canary")

@@ -14,7 +14,7 @@ import pandas as pd
 from typing import TYPE_CHECKING, Union
 
 from trunksim.tables import EVERY_INTEGRATION_BRANCH, STAGES
-from trunksim.metrics.columns import Columns, Table, columns_of, nanmean, nansum
+from trunksim.metrics.columns import Columns, Table, columns_of, nanmean, nansum, quantile
 from trunksim.metrics.dora import delivered_mask
 from trunksim.metrics.window import Window
 
@@ -153,9 +153,7 @@ def per_week(times: Union[pd.Series, np.ndarray], window: Window) -> float:
 
 def median(values: Union[pd.Series, np.ndarray]) -> float:
     """Interpolated median ignoring NaN; NaN when empty."""
-    values = np.asarray(values, dtype=float)
-    values = values[~np.isnan(values)]
-    return float(np.percentile(values, 50)) if len(values) else math.nan
+    return quantile(values, 50)
 
 
 def merge_queue_wait_mean_hours(changes: Table, window: Window) -> float:
