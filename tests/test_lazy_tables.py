@@ -10,7 +10,7 @@ import pytest
 import trunksim
 from trunksim.engine.log import records_frame
 from trunksim.metrics import compute_metrics
-from trunksim.tables import TABLES, TableColumns, raw_columns
+from trunksim.tables import COLUMNS, TABLES, TableColumns, raw_columns
 
 from conftest import small
 
@@ -66,3 +66,20 @@ def test_an_empty_table_is_a_fresh_copy_each_time():
     first["start_hours"] = [1.0] * len(first)
     first.loc[0] = [1.0, 2.0, "x"]  # changing one run's empty table must not reach the next run's
     assert len(records_frame("freezes", [])) == 0
+
+
+def test_records_of_another_shape_or_type_are_left_to_pandas():
+    """``typed_columns`` transposes the records in one pass; a record it cannot type exactly gives None."""
+    from trunksim.engine.log import typed_columns
+
+    good = [(1, "trunk", 2.0, 10.0, 0.0, 0, False), (2, "trunk", -1.0, 5, 3.5, 1, True)]
+    columns = typed_columns("merges", good)
+    assert tuple(columns) == COLUMNS["merges"]
+    assert columns["change_id"].dtype == np.int64 and columns["target"] == ["trunk", "trunk"]
+    assert columns["lines"].dtype == np.float64 and columns["lines"][1] == 5.0
+    assert np.isnan(columns["time_hours"][1]) and columns["breaks_build"].tolist() == [False, True]
+    expected = records_frame("merges", good)
+    assert np.array_equal(columns["time_hours"], expected["time_hours"].to_numpy(), equal_nan=True)
+    assert typed_columns("merges", [good[0], good[1][:-1]]) is None  # a record short of a column
+    assert typed_columns("merges", [good[0], (2, "trunk", 1.0, 5.0, 3.5, 1.5, True)]) is None  # a float in an int column
+    assert typed_columns("merges", [good[0], (2, "trunk", 1.0, 5.0, 3.5, 1, None)]) is None  # None in a flag

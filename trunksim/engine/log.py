@@ -9,8 +9,9 @@ the tables. All times are clock hours since Monday 00:00 of week 0.
 
 from __future__ import annotations
 
+import itertools
 import math
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from typing import Iterable
 
 import numpy as np
@@ -52,29 +53,33 @@ class EventLog:
     def change_columns(self) -> dict[str, object]:
         """The change table, column by column, taken from the change records at the end of the run.
 
-        Built by columns rather than rows so a big run does not hold a tuple per change;
-        numeric columns go straight into NumPy arrays of their table dtype
-        (:data:`trunksim.tables.DTYPES`), not through lists of Python numbers.
+        Each change is read once (its attributes in one tuple, while the object is in the
+        CPU cache) and the tuples transposed into columns; numeric columns go straight into
+        NumPy arrays of their table dtype (:data:`trunksim.tables.DTYPES`), not through
+        lists of Python numbers.
         """
         kinds = DTYPES["changes"]
         changes = self.changes
         count = len(changes)
-
-        def attribute(name: str) -> Iterable:
-            return map(attrgetter(name), changes)
+        # One pass over the changes (each object read once, while it is in the cache), then
+        # transposed: reading them attribute by attribute cost a pass over memory per column.
+        fields = list(zip(*map(_CHANGE_GETTER, changes))) or [()] * len(_CHANGE_SOURCES)
+        values = dict(zip(_CHANGE_SOURCES, fields))
 
         columns: dict[str, object] = {}
         for name, source in _CHANGE_ATTRIBUTES:
-            columns[name] = np.fromiter(attribute(source), dtype=_NUMPY[kinds[name]], count=count)
+            columns[name] = np.fromiter(values[source], dtype=_NUMPY[kinds[name]], count=count)
         columns["feature_id"] = np.fromiter(
-            (f.feature_id if f is not None else -1 for f in attribute("feature")), dtype=np.int64, count=count
+            (f.feature_id if f is not None else -1 for f in values["feature"]), dtype=np.int64, count=count
         )
-        columns["defects"] = np.fromiter(map(len, attribute("defects")), dtype=np.int64, count=count)
-        columns["kind"] = list(attribute("kind"))
-        columns["target"] = list(attribute("target"))
+        columns["defects"] = np.fromiter(map(len, values["defects"]), dtype=np.int64, count=count)
+        columns["kind"] = list(values["kind"])
+        columns["target"] = list(values["target"])
         columns["state"] = np.where(columns["deployed_hours"] >= 0, "deployed", "in_flight").tolist()
-        columns["remedies"] = [f.found_by if f is not None else "" for f in attribute("fixes")]
-        stages = np.array(list(attribute("stage_hours")), dtype=np.float64).reshape(count, len(STAGES))
+        columns["remedies"] = [f.found_by if f is not None else "" for f in values["fixes"]]
+        stages = np.fromiter(
+            itertools.chain.from_iterable(values["stage_hours"]), dtype=np.float64, count=count * len(STAGES)
+        ).reshape(count, len(STAGES))
         for i, stage in enumerate(STAGES):
             columns[f"stage_{stage}_hours"] = stages[:, i]
         return {name: columns[name] for name in CHANGE_COLUMNS}
@@ -141,24 +146,27 @@ def typed_columns(name: str, rows: "list[tuple] | dict[str, object]") -> "dict[s
     """
     columns = COLUMNS[name]
     kinds = DTYPES[name]
-    by_name = isinstance(rows, dict)
+    if isinstance(rows, dict):
+        by_column = rows
+    else:
+        # Transposed in one pass over the records (reading them column by column cost a pass
+        # over memory per column); a record shorter than the table leaves a column missing.
+        by_column = dict(zip(columns, zip(*rows)))
+        if len(by_column) < len(columns):
+            return None
     data: dict[str, object] = {}
-    try:
-        for index, column in enumerate(columns):
-            # one column at a time, straight from the records (no tuple per column held)
-            values = rows[column] if by_name else map(itemgetter(index), rows)  # type: ignore[call-overload]
-            kind = kinds[column]
-            if kind == "O":
-                data[column] = values if isinstance(values, list) else list(values)
-                continue
-            array = values if isinstance(values, np.ndarray) else np.array(list(values))
-            if column.endswith("_hours") and array.dtype.kind in "if":  # times: floats, as pandas makes them
-                array = np.where(array >= 0, array.astype(np.float64), np.nan)
-            elif array.dtype.kind != kind:  # a value of another type: pandas decides, as before
-                return None
-            data[column] = array
-    except IndexError:  # a record shorter than the table
-        return None
+    for column in columns:
+        values = by_column[column]
+        kind = kinds[column]
+        if kind == "O":
+            data[column] = values if isinstance(values, list) else list(values)
+            continue
+        array = values if isinstance(values, np.ndarray) else np.array(values)
+        if column.endswith("_hours") and array.dtype.kind in "if":  # times: floats, as pandas makes them
+            array = np.where(array >= 0, array.astype(np.float64), np.nan)
+        elif array.dtype.kind != kind:  # a value of another type: pandas decides, as before
+            return None
+        data[column] = array
     return data  # in COLUMNS order: the dict was filled in it
 
 
@@ -200,6 +208,13 @@ _CHANGE_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("ci_runs", "ci_runs"), ("conflicts", "conflicts"), ("flagged", "flagged"), ("queued_hours", "queued"),
 )
 """Change-table columns read straight from an attribute of the change: (column, attribute)."""
+
+_CHANGE_SOURCES: tuple[str, ...] = tuple(source for _, source in _CHANGE_ATTRIBUTES) + (
+    "feature", "defects", "kind", "target", "fixes", "stage_hours",
+)
+"""Every attribute of a change the change table reads."""
+
+_CHANGE_GETTER = attrgetter(*_CHANGE_SOURCES)
 
 
 def deployment_record(d: Deployment) -> DeploymentRecord:
