@@ -8,10 +8,14 @@ the log (:mod:`trunksim.engine.log`); metrics read only the tables the log becom
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
 from trunksim.tables import STAGE_INDEX, STAGES
+
+_NO_STAGE_HOURS = array("d", [0.0] * len(STAGES))
+"""A change's stage hours before it enters any stage (copied for every change)."""
 
 
 
@@ -101,7 +105,9 @@ class Change:
     flagged: bool = False
     stage: str = ""
     stage_since: float = 0.0
-    stage_hours: list[float] = field(default_factory=lambda: [0.0] * len(STAGES))  # in STAGES order
+    stage_hours: "array[float]" = field(default_factory=lambda: array("d", _NO_STAGE_HOURS))
+    """Hours spent in each lead-time stage, in STAGES order (an array of doubles: no object per number,
+    nothing for the garbage collector to scan)."""
     fixes: Optional[Defect] = None  # the defect a fix/hotfix change repairs
     area: int = -1  # a monorepo of several services: the service (index) it changes; -1 otherwise
     queued: float = -1.0  # last time it joined a merge queue
