@@ -5,7 +5,9 @@ replication carry no information:
 
 * the **end event of a process** nobody waits for (one ``integrate`` per submitted
   change): :func:`detached` drives such a generator from the events it yields and ends
-  it silently;
+  it silently; inside :func:`run_until` it also skips the **start event** whenever that
+  event would have been the very next one processed (no other urgent event waiting at
+  the instant), starting the generator right after the current step instead;
 * the **request and release events of a resource** that is usually free (the CI
   runners): :class:`PriorityPool` hands a free unit over without an event and passes a
   released unit straight to the next waiter. (The deployment slot stays a
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import deque
 from typing import Callable, Generator, Optional
 
 import simpy
@@ -107,13 +110,33 @@ def detached(env: simpy.Environment, generator: Generator) -> None:
 
     It starts as ``env.process`` starts a process — in an urgent event scheduled now, so
     its first step runs after the current step, in the same order as before — but it
-    schedules no end event. An exception it raises propagates out of the step that
+    schedules no end event. Inside :func:`run_until` it needs no start event either: when
+    no other urgent event is waiting at this instant, the urgent start event would be the
+    very next one processed, so the generator is started right after the current step
+    (in the order ``detached`` was called); otherwise it gets its start event as above. An exception it raises propagates out of the step that
     resumed it, stopping the simulation, as an unhandled process failure does. It cannot
     be interrupted (nothing in the engine interrupts these).
     """
+    runner = _Detached(generator)
+    starts = getattr(env, _STARTS, None)
+    if starts is not None and not _urgent_pending(env):
+        # Inside run_until: started right after the current step, where the urgent start
+        # event would have been processed (nothing else urgent is waiting now), without it.
+        starts.append(runner)
+        return
     start = _succeeded(env)
-    start.callbacks.append(_Detached(generator)._resume)  # type: ignore[union-attr]
+    start.callbacks.append(runner._resume)  # type: ignore[union-attr]
     env.schedule(start, simpy.core.URGENT)
+
+
+_STARTS = "_trunksim_starts"
+"""Attribute of an environment being run by :func:`run_until`: the detached generators to start after the current step."""
+
+
+def _urgent_pending(env: simpy.Environment) -> bool:
+    """An urgent event (a process start, an interruption, the "until" event) is waiting at the current instant."""
+    queue = env._queue
+    return bool(queue) and queue[0][1] <= simpy.core.URGENT and queue[0][0] == env._now
 
 
 def _succeeded(env: simpy.Environment) -> simpy.Event:
@@ -144,6 +167,23 @@ def run_until(env: simpy.Environment, at: float, every: int, check: Callable[[],
     until.callbacks.append(simpy.core.StopSimulation.callback)  # type: ignore[union-attr]
     queue = env._queue
     pop = heapq.heappop
+    starts: deque[_Detached] = deque()
+    setattr(env, _STARTS, starts)
+    try:
+        _steps(env, queue, pop, starts, every, check)
+    finally:
+        delattr(env, _STARTS)
+        while starts:  # started in the step that stopped the run: they would have had their start events
+            runner = starts.popleft()
+            start = _succeeded(env)
+            start.callbacks.append(runner._resume)  # type: ignore[union-attr]
+            env.schedule(start, simpy.core.URGENT)
+
+
+def _steps(
+    env: simpy.Environment, queue: list, pop: Callable, starts: "deque[_Detached]", every: int, check: Callable[[], None],
+) -> None:
+    """Process events until the "until" event stops the run (the body of :func:`run_until`)."""
     while True:
         for _ in itertools.repeat(None, every):
             try:
@@ -163,4 +203,6 @@ def run_until(env: simpy.Environment, at: float, every: int, check: Callable[[],
                 exc = type(event._value)(*event._value.args)
                 exc.__cause__ = event._value
                 raise exc
+            while starts:  # what detached() started in this step, in order (each may start more)
+                starts.popleft()._resume(None)
         check()
