@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import math
 from operator import attrgetter, itemgetter
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-import pandas as pd
 
 from trunksim.engine.entities import Branch, Change, Deployment, Feature, Incident
 from trunksim.tables import (
@@ -31,6 +30,9 @@ from trunksim.tables import (
     MergeRecord,
     TableColumns,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # imported by _records_frame, the one place that makes a DataFrame
 
 
 _NUMPY = {"i": np.int64, "f": np.float64, "b": np.bool_}
@@ -181,6 +183,8 @@ _EMPTY_TABLES: dict[str, pd.DataFrame] = {}
 
 
 def _records_frame(name: str, rows: "list[tuple] | dict[str, object]") -> pd.DataFrame:
+    import pandas as pd
+
     columns = COLUMNS[name]
     if isinstance(rows, dict):
         frame = pd.DataFrame(rows, columns=list(columns))
