@@ -10,6 +10,7 @@ the tables. All times are clock hours since Monday 00:00 of week 0.
 from __future__ import annotations
 
 import math
+from functools import partial
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Iterable
 
@@ -29,6 +30,7 @@ from trunksim.tables import (
     IncidentRecord,
     MergeRecord,
     TableColumns,
+    empty_columns,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,7 +98,10 @@ class EventLog:
     ) -> "dict[str, pd.DataFrame | TableColumns]":
         """Every table in the shape :data:`trunksim.tables.COLUMNS` declares: typed columns
         (:class:`~trunksim.tables.TableColumns`, a DataFrame when first read), or a
-        DataFrame pandas made where a column did not fit its declared dtype.
+        DataFrame pandas made where a column did not fit its declared dtype. A table
+        without records is the columns of pandas' empty frame
+        (:func:`~trunksim.tables.empty_columns`), that frame (:func:`records_frame`)
+        when first read: a run whose tables are not read imports no pandas.
 
         Missing times (-1) become NaN; red periods still open at the end are reported up
         to the end of the run (``green_at_hours`` NaN). The appended records are released
@@ -121,7 +126,12 @@ class EventLog:
         for name, rows_of in sources.items():
             rows = rows_of()
             columns = typed_columns(name, rows) if isinstance(rows, dict) or rows else None
-            table = TableColumns(columns) if columns is not None else records_frame(name, rows)
+            if columns is not None:
+                table: "pd.DataFrame | TableColumns" = TableColumns(columns)
+            elif rows:
+                table = records_frame(name, rows)
+            else:  # no records: the frame pandas makes of none, built only if the table is read
+                table = TableColumns(empty_columns(name), build=partial(records_frame, name, []))
             del rows, columns
             if name in ("ci_runs", "activity", "merges"):
                 getattr(self, name).clear()
