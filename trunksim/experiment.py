@@ -400,11 +400,12 @@ def run(
     TypeError
         A seed, replications or jobs that are not whole numbers.
     """
-    import pandas as pd
-
     options = RunOptions.of(options, keywords, "run")
     points = as_points(scenarios)
-    return pd.DataFrame(_replicate_all(points, options, "run"), columns=columns_for(points))
+    rows = _replicate_all(points, options, "run")
+    import pandas as pd  # after the replications: local workers forked from this process do not inherit it
+
+    return pd.DataFrame(rows, columns=columns_for(points))
 
 
 @takes_run_options
@@ -425,11 +426,11 @@ def run_organisation(
         (polyrepo) ``service`` (:mod:`trunksim.metrics.organisation`). A one-team
         scenario has no rows in the second frame.
     """
-    import pandas as pd
-
     options = RunOptions.of(options, keywords, "run_organisation")
     points = as_points(scenarios)
     rows = _replicate_all(points, options, "run_organisation", units=True)
+    import pandas as pd  # after the replications, as in run()
+
     return pd.DataFrame(rows, columns=columns_for(points)), unit_rows(rows)
 
 
