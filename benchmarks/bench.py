@@ -17,7 +17,8 @@ Figures (issue 4):
   (j) SimPy events per simulated change, and model events per CPU-second as a share of the
       M/M/4's events per CPU-second in the same process;
   (k) peak resident memory of a fresh worker interpreter after one 50-developer-year
-      replication with its metrics, and which heavy optional libraries it imported.
+      replication with its metrics (the pickled task unpickled and run, as a spawned or
+      Dask worker does), and which heavy optional libraries it imported.
 
 Targets: (d) < 1 s, (e) >= 1.8x, (f) < 50 MB, (g) 200 vs 50 developers <= 1.3x,
 (h) <= 0.16, (i) seconds per replication, (j) >= 0.5, (k) < 150 MiB. Run: ``python benchmarks/bench.py`` (about 3-5 minutes).
@@ -25,6 +26,7 @@ Targets: (d) < 1 s, (e) >= 1.8x, (f) < 50 MB, (g) 200 vs 50 developers <= 1.3x,
 
 from __future__ import annotations
 
+import pickle
 import random
 import subprocess
 import sys
@@ -166,7 +168,7 @@ def main() -> None:
     bare, _ = worker_memory(without_pyarrow=True)
     print(f"(k) a fresh worker after one 50-developer-year replication: {rss:.0f} MiB resident "
           f"({bare:.0f} MiB where pyarrow is not installed); imported: {', '.join(imported) or 'none'} "
-          f"of matplotlib, dask, pyarrow   target < 150 MiB")
+          f"of pandas, pyarrow, matplotlib, dask   target < 150 MiB")
     for layout in ("polyrepo", "monorepo"):
         organisation = big_organisation(base, layout)
         start = time.process_time()
@@ -198,21 +200,28 @@ def model_events(scenario, replications: int = 5) -> tuple[float, float]:
 def worker_memory(without_pyarrow: bool = False) -> tuple[float, list[str]]:
     """(k) Peak resident memory (MiB) of a fresh interpreter that runs one 50-developer-year replication with its
     metrics, as a batch worker does, and which of the heavy optional libraries it imported; ``without_pyarrow``:
-    as on an install without pyarrow (pandas then keeps text in Python objects)."""
+    as on an install without pyarrow (pandas then keeps text in Python objects).
+
+    The child does what a spawned or Dask worker does: it unpickles the task ``(replicate, (point, seed,
+    replication, measure))`` sent by this process (importing what that needs, nothing else) and runs it.
+    """
+    from trunksim.experiment import Measure, Point, replicate
+
+    scenario = trunksim.load_scenario(ROOT / "scenarios" / "trunk-based.yaml").with_overrides(
+        {"team.developers": 50, "simulation.duration": "52w", "ci.runners": 20}
+    )
+    task = pickle.dumps((replicate, (Point(scenario), 1, 0, Measure())))
     code = (
         ("import sys; sys.modules['pyarrow'] = None\n" if without_pyarrow else "")
-        + "import sys, trunksim\n"
-        "from trunksim.experiment import simulate\n"
-        "from trunksim.metrics import compute_metrics\n"
-        f"s = trunksim.load_scenario({str(ROOT / 'scenarios' / 'trunk-based.yaml')!r}).with_overrides("
-        "{'team.developers': 50, 'simulation.duration': '52w', 'ci.runners': 20})\n"
-        "compute_metrics(simulate(s, seed=1))\n"
+        + "import pickle, sys\n"
+        "function, task = pickle.loads(sys.stdin.buffer.read())\n"
+        "function(task)\n"
         # VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a child forked from this
         # (big) benchmark process would report the parent's peak.
         "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] / 1024)\n"
-        "print(' '.join(m for m in ('matplotlib', 'dask', 'pyarrow') if sys.modules.get(m) is not None))\n"
+        "print(' '.join(m for m in ('pandas', 'pyarrow', 'matplotlib', 'dask') if sys.modules.get(m) is not None))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.splitlines()
+    out = subprocess.run([sys.executable, "-c", code], input=task, check=True, capture_output=True).stdout.decode().splitlines()
     return float(out[0]), out[1].split() if len(out) > 1 else []
 
 

@@ -6,6 +6,10 @@ so replication *k* of every scenario sees the same work and the same latent defe
 depend on where they ran (this process, local processes, a Dask cluster): rows are
 ordered by scenario then replication, and each replication's streams depend only on
 ``(seed, replication)``.
+
+A worker needs only :func:`replicate`: importing this module and running it imports no
+pandas for a scenario of one team (the metrics read NumPy columns); the functions that
+return DataFrames import pandas when called.
 """
 
 from __future__ import annotations
@@ -18,21 +22,21 @@ import json
 import numbers
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar, Union
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar, Union
 
 from trunksim.engine.model import DeliveryModel, collector_paused
 from trunksim.engine.organisation import OrganisationModel
 from trunksim.executors import completed, executor_for
 from trunksim.metrics import DEFAULT_LEVEL_YEAR, METRIC_COLUMNS, check_profile, check_year, compute_metrics
-from trunksim.metrics.organisation import organisation_metrics
 from trunksim.scenario.overrides import check_valid
 from trunksim.scenario.problems import OVERRIDE, Problem, ScenarioError
 from trunksim.scenario.schema import Scenario, sweep_problems
 from trunksim.scenario.size import check_size
 from trunksim.stats import describe, paired_difference
 from trunksim.tables import Run
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # imported by the functions that return frames: a worker running replicate() needs none
 
 ScenarioLike = Union[Scenario, str, os.PathLike]
 """A scenario object or the path of a scenario file."""
@@ -271,7 +275,8 @@ def replicate(task: tuple[Point, int, int, Measure]) -> dict[str, Any]:
     """One replication → one row: identifying columns, swept parameters, every metric.
 
     For an organisation scenario the row also carries, under :data:`UNITS_KEY`, the
-    metrics of every team and service.
+    metrics of every team and service. The task a worker runs: for a scenario of one
+    team it imports no pandas.
     """
     point, seed, replication, measure = task
     scenario = point.scenario
@@ -282,6 +287,8 @@ def replicate(task: tuple[Point, int, int, Measure]) -> dict[str, Any]:
     row.update(point.parameters)
     row.update(compute_metrics(result, measure.profile, year=measure.year))
     if scenario.organisation is not None and measure.units:
+        from trunksim.metrics.organisation import organisation_metrics  # pandas: only an organisation's units need frames
+
         units = organisation_metrics(result, measure.profile, year=measure.year)
         row[UNITS_KEY] = list(units.itertuples(index=False, name=None))
     return row
@@ -289,6 +296,8 @@ def replicate(task: tuple[Point, int, int, Measure]) -> dict[str, Any]:
 
 def unit_rows(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The per-team and per-service results carried by replication rows, as a long frame (:data:`UNIT_ID_COLUMNS`)."""
+    import pandas as pd
+
     records = [
         (row["scenario"], row["replication"], *unit) for row in rows for unit in row.get(UNITS_KEY, ())
     ]
@@ -328,6 +337,8 @@ def summarize_units(units: pd.DataFrame) -> pd.DataFrame:
     ValueError
         A frame without one of :data:`UNIT_ID_COLUMNS`.
     """
+    import pandas as pd
+
     missing = [column for column in UNIT_ID_COLUMNS if column not in units.columns]
     if missing:
         raise ValueError(f"summarize_units() needs the columns {', '.join(UNIT_ID_COLUMNS)}; this frame has no {missing[0]!r}")
@@ -391,7 +402,10 @@ def run(
     """
     options = RunOptions.of(options, keywords, "run")
     points = as_points(scenarios)
-    return pd.DataFrame(_replicate_all(points, options, "run"), columns=columns_for(points))
+    rows = _replicate_all(points, options, "run")
+    import pandas as pd  # after the replications: local workers forked from this process do not inherit it
+
+    return pd.DataFrame(rows, columns=columns_for(points))
 
 
 @takes_run_options
@@ -415,6 +429,8 @@ def run_organisation(
     options = RunOptions.of(options, keywords, "run_organisation")
     points = as_points(scenarios)
     rows = _replicate_all(points, options, "run_organisation", units=True)
+    import pandas as pd  # after the replications, as in run()
+
     return pd.DataFrame(rows, columns=columns_for(points)), unit_rows(rows)
 
 
@@ -800,6 +816,8 @@ def check_results(frame: Any, caller: str = "summarize") -> None:
     ValueError
         It has no ``scenario``, ``strategy`` or ``replication`` column, or no rows.
     """
+    import pandas as pd
+
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{caller}() needs a results frame (a pandas DataFrame from trunksim.run), not {type(frame).__name__}")
     missing = [column for column in ("scenario", "strategy", "replication") if column not in frame.columns]
@@ -814,6 +832,8 @@ def check_results(frame: Any, caller: str = "summarize") -> None:
 
 def numeric_metrics(frame: pd.DataFrame) -> list[str]:
     """The metric columns of a results frame that are numbers."""
+    import pandas as pd
+
     return [m for m in METRIC_COLUMNS if m in frame and pd.api.types.is_numeric_dtype(frame[m])]
 
 
@@ -832,6 +852,8 @@ def summarize(frame: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.D
     ValueError
         An empty frame, one without its identifying columns, or a metric it does not have.
     """
+    import pandas as pd
+
     check_results(frame, "summarize")
     metrics = list(metrics) if metrics is not None else numeric_metrics(frame)
     unknown = [metric for metric in metrics if metric not in frame.columns]

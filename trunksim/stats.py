@@ -8,18 +8,21 @@ for the mean. Differences between scenarios are **paired** by replication index:
 common random numbers replication *k* of every scenario sees the same work, so the
 per-replication difference removes most of the noise the scenarios share.
 
-A leaf module: it imports only the standard library, NumPy and pandas.
+A leaf module: it imports only the standard library and NumPy (pandas Series are
+accepted, never needed: pandas is not imported here).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-import pandas as pd
 
-ArrayLike = Union[np.ndarray, pd.Series, "list[float]"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+ArrayLike = Union[np.ndarray, "pd.Series", "list[float]"]
 
 
 def median_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float]:

@@ -7,10 +7,12 @@ vocabulary from here, never from the engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Mapping, NamedTuple, Optional
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # imported where a DataFrame is built: a batch worker never builds one
 
 STAGES: tuple[str, ...] = ("coding", "review_wait", "review", "rework", "ci_queue", "ci", "merge_queue", "deploy_wait", "deploy")
 """Stages of a change's lead time, in the order a change usually passes them.
@@ -272,23 +274,42 @@ class TableColumns:
     NumPy array of its declared dtype (:data:`DTYPES`) or, for text, a list of strings.
     A :class:`Run` may hold a table this way: the metrics read the columns directly
     (:func:`raw_columns`), and the DataFrame is built only if something asks for
-    ``run.<table>``.
+    ``run.<table>``. ``build``, if given, makes that DataFrame instead of
+    ``pandas.DataFrame(columns)`` (a table without records: :func:`empty_columns`).
     """
 
-    __slots__ = ("columns",)
+    __slots__ = ("columns", "build")
 
-    def __init__(self, columns: dict[str, Any]) -> None:
+    def __init__(self, columns: dict[str, Any], build: "Optional[Callable[[], pd.DataFrame]]" = None) -> None:
         for values in columns.values():
             if isinstance(values, np.ndarray):
                 values.flags.writeable = False  # shared with readers until the frame is built
         self.columns = columns
+        self.build = build
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
     def frame(self) -> pd.DataFrame:
-        """The table as a DataFrame (its own copy of the columns)."""
+        """The table as a DataFrame (its own copy of the columns); pandas is imported here, not before."""
+        if self.build is not None:
+            return self.build()
+        import pandas as pd
+
         return pd.DataFrame(self.columns)
+
+
+def empty_columns(name: str) -> dict[str, np.ndarray]:
+    """The columns of table ``name`` without records, as the DataFrame pandas makes of no records holds them.
+
+    ``pandas.DataFrame.from_records([], columns=...)`` gives every column the object
+    dtype, then the ``_hours`` columns become float64
+    (:func:`trunksim.engine.log.records_frame`): so are these arrays, and the metrics
+    read the same (empty) columns from them as from that frame, without pandas.
+    """
+    return {
+        column: np.empty(0, dtype=np.float64 if column.endswith("_hours") else object) for column in COLUMNS[name]
+    }
 
 
 class _Table:
@@ -357,6 +378,8 @@ def combine_runs(runs: Mapping[str, Run], scenario: Any, developer_teams: tuple[
     (``web/trunk``). ``branch_status`` keeps each repository's integration branch only,
     so :data:`EVERY_INTEGRATION_BRANCH` reads the red share of every repository.
     """
+    import pandas as pd
+
     first = next(iter(runs.values()))
     offsets = {"change": 0, "feature": 0, "deployment": 0, "incident": 0, "run": 0, "developer": 0}
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 import math
+from functools import partial
 from operator import attrgetter
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-import pandas as pd
 
 from trunksim.engine.entities import Branch, Change, Deployment, Feature, Incident
 from trunksim.tables import (
@@ -31,7 +31,11 @@ from trunksim.tables import (
     IncidentRecord,
     MergeRecord,
     TableColumns,
+    empty_columns,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # imported by _records_frame, the one place that makes a DataFrame
 
 
 _NUMPY = {"i": np.int64, "f": np.float64, "b": np.bool_}
@@ -99,7 +103,10 @@ class EventLog:
     ) -> "dict[str, pd.DataFrame | TableColumns]":
         """Every table in the shape :data:`trunksim.tables.COLUMNS` declares: typed columns
         (:class:`~trunksim.tables.TableColumns`, a DataFrame when first read), or a
-        DataFrame pandas made where a column did not fit its declared dtype.
+        DataFrame pandas made where a column did not fit its declared dtype. A table
+        without records is the columns of pandas' empty frame
+        (:func:`~trunksim.tables.empty_columns`), that frame (:func:`records_frame`)
+        when first read: a run whose tables are not read imports no pandas.
 
         Missing times (-1) become NaN; red periods still open at the end are reported up
         to the end of the run (``green_at_hours`` NaN). The appended records are released
@@ -124,7 +131,12 @@ class EventLog:
         for name, rows_of in sources.items():
             rows = rows_of()
             columns = typed_columns(name, rows) if isinstance(rows, dict) or rows else None
-            table = TableColumns(columns) if columns is not None else records_frame(name, rows)
+            if columns is not None:
+                table: "pd.DataFrame | TableColumns" = TableColumns(columns)
+            elif rows:
+                table = records_frame(name, rows)
+            else:  # no records: the frame pandas makes of none, built only if the table is read
+                table = TableColumns(empty_columns(name), build=partial(records_frame, name, []))
             del rows, columns
             if name in ("ci_runs", "activity", "merges"):
                 getattr(self, name).clear()
@@ -189,6 +201,8 @@ _EMPTY_TABLES: dict[str, pd.DataFrame] = {}
 
 
 def _records_frame(name: str, rows: "list[tuple] | dict[str, object]") -> pd.DataFrame:
+    import pandas as pd
+
     columns = COLUMNS[name]
     if isinstance(rows, dict):
         frame = pd.DataFrame(rows, columns=list(columns))

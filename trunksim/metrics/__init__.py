@@ -16,7 +16,6 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from trunksim.metrics import cost, dora, flow, levels, profiles, slo
 from trunksim.metrics.columns import Columns
@@ -112,10 +111,11 @@ def slo_metrics(run: "Run", window: Window) -> dict[str, float]:
     budget = run.scenario.error_budget
     if not budget.enabled:
         return {"slo_compliance": math.nan, "error_budget_remaining": math.nan, "deploy_freeze_hours_per_week": math.nan}
+    incidents, freezes = Columns.of_run(run, "incidents"), Columns.of_run(run, "freezes")  # no DataFrame built
     return {
-        "slo_compliance": slo.slo_compliance(run.incidents, window, budget.objective, budget.window),
-        "error_budget_remaining": slo.error_budget_remaining(run.incidents, window, budget.objective, budget.window),
-        "deploy_freeze_hours_per_week": slo.deploy_freeze_hours_per_week(run.freezes, window),
+        "slo_compliance": slo.slo_compliance(incidents, window, budget.objective, budget.window),
+        "error_budget_remaining": slo.error_budget_remaining(incidents, window, budget.objective, budget.window),
+        "deploy_freeze_hours_per_week": slo.deploy_freeze_hours_per_week(freezes, window),
     }
 
 
@@ -134,7 +134,11 @@ def across_repositories(run: "Run", window: Window) -> dict[str, float]:
       at its own prices (an environment per repository), and ``cost_per_feature`` /
       ``cost_per_deployment`` that total over every repository's completed features /
       deployments in the window.
+
+    Only an organisation's run has units: pandas is imported here, not for one repository.
     """
+    import pandas as pd
+
     units = list(run.units.values())
     budgets = [slo_metrics(unit, window) for unit in units if unit.scenario.error_budget.enabled]
     values: dict[str, float] = {

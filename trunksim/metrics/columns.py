@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import math
 
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import numpy as np
-import pandas as pd
 
 from trunksim.tables import Run, raw_columns
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # never imported here: a table read from its columns needs no pandas
 
 
 class Columns:
@@ -105,7 +107,7 @@ class Columns:
         return found
 
 
-Table = Union[pd.DataFrame, Columns]
+Table = Union["pd.DataFrame", Columns]
 """An event table as the metric functions take it: a DataFrame, or its :class:`Columns`."""
 
 

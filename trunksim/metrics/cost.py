@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
-import pandas as pd
 
 from trunksim.metrics.columns import Table, columns_of, nansum
 from trunksim.metrics.dora import failure_exposure_user_hours_per_week
 from trunksim.metrics.window import Window
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 ACTIVITIES: tuple[str, ...] = (
     "coding", "reviewing", "rework", "triage_real", "triage_flaky", "conflict", "red_branch", "revert",

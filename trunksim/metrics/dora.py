@@ -13,11 +13,15 @@ from __future__ import annotations
 import math
 from itertools import chain
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from trunksim.metrics.columns import Columns, Table, columns_of, nanmean, quantile
 from trunksim.metrics.window import Window
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # the metrics read NumPy columns; only rework_deployments makes a Series
 
 
 def _shipped(deployments: Columns, window: Window) -> np.ndarray:
@@ -185,6 +189,8 @@ def rework_deployments(deployments: Table, changes: Table) -> pd.Series:
     that was rolled back (the re-deployment after a rollback). "Earlier" is the order
     of ``(started_hours, deployment_id)``.
     """
+    import pandas as pd
+
     deployments = columns_of(deployments)
     return pd.Series(_rework_flags(deployments, columns_of(changes)), index=deployments.frame.index, name="deployment_id")
 

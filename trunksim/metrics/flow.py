@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
 from typing import TYPE_CHECKING, Union
 
@@ -19,6 +18,8 @@ from trunksim.metrics.dora import delivered_mask
 from trunksim.metrics.window import Window
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from trunksim.tables import Run
 
 
@@ -133,7 +134,7 @@ def integration_red_share(run: "Run", window: Window) -> float:
     of several repositories (``EVERY_INTEGRATION_BRANCH``): the unweighted mean over the
     repositories of each one's integration-branch red share (``<service>/<branch>``).
     """
-    branch_status = columns_of(run.branch_status)
+    branch_status = Columns.of_run(run, "branch_status")  # its columns: no DataFrame built
     if run.integration_branch_name != EVERY_INTEGRATION_BRANCH:
         return red_share(branch_status, run.integration_branch_name, window)
     shares = [red_share(branch_status, f"{name}/{unit.integration_branch_name}", window) for name, unit in run.units.items()]

@@ -42,9 +42,10 @@ unanswered, as the Quick Check skips unanswered questions.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-import pandas as pd
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # imported by level_shares, the one function that makes a frame
 
 LEVELS: tuple[str, ...] = ("elite", "high", "medium", "low")
 """Performance levels, best first."""
@@ -246,6 +247,8 @@ def level_shares(frame: pd.DataFrame, column: str = "dora_level") -> pd.DataFram
         ``medium_share``, ``low_share`` (they sum to 1) and ``most_frequent_level``
         (ties go to the better level).
     """
+    import pandas as pd
+
     rows = []
     for name in dict.fromkeys(frame["scenario"]):
         part = frame[frame["scenario"] == name]

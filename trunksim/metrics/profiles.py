@@ -70,21 +70,30 @@ Apache DevLake (apache/incubator-devlake, ``backend/plugins/dora/tasks/`` and
   ``WEEKDAY``), lower median of deployment days per week and per month; buckets ≥ 5
   days a week, ≥ 1 a week, ≥ 1 a month (DevLake's own 2023 benchmarks).
   ``deploys_per_day``: successful deployments finished in the window ÷ window days.
+
+Both profiles are computed from the run's columns in NumPy (:class:`~trunksim.metrics.columns.Columns`),
+in whole seconds since :data:`EPOCH`, so measuring a replication imports no pandas (a
+batch worker does not); :func:`fourkeys_profile` gives exactly what :func:`fourkeys_metrics`
+reads from :func:`fourkeys_tables`, the DataFrames that ``trunksim export`` writes.
 """
 
 from __future__ import annotations
 
+import calendar
 import math
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Union
 
 import numpy as np
-import pandas as pd
 
 from trunksim.metrics import dora, levels
+from trunksim.metrics.columns import Columns
 from trunksim.metrics.window import Window
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd  # imported by the functions that make or read DataFrames, not by the profiles
+
     from trunksim.tables import Run
 
 EPOCH = datetime(2026, 1, 5, tzinfo=timezone.utc)
@@ -130,6 +139,8 @@ def epoch_seconds(hours: Union[pd.Series, np.ndarray, float]) -> np.ndarray:
 
 def timestamps(hours: Union[pd.Series, np.ndarray]) -> pd.Series:
     """Simulation hours → UTC timestamps, truncated to whole seconds (NaN → NaT)."""
+    import pandas as pd
+
     return pd.Series(pd.Timestamp(EPOCH) + pd.to_timedelta(epoch_seconds(hours), unit="s"))
 
 
@@ -182,6 +193,8 @@ def fourkeys_tables(run: "Run", include_warm_up: bool = False) -> dict[str, pd.D
     lead time needs them). Loaded as is into Four Keys, these tables give the
     ``fourkeys`` profile's figures. ``include_warm_up`` keeps the whole history.
     """
+    import pandas as pd
+
     changes, deployments, incidents = run.changes, run.deployments, run.incidents
     committed = changes[changes["first_commit_hours"].notna()]
     change_table = pd.DataFrame(
@@ -230,20 +243,30 @@ def fourkeys_tables(run: "Run", include_warm_up: bool = False) -> dict[str, pd.D
 
 def fourkeys_cutoff(now: pd.Timestamp, since: "pd.Timestamp | None" = None) -> pd.Timestamp:
     """Rows count when ``time_created >`` this: ``CURRENT_DATE - 3 MONTH`` (or ``since`` if later)."""
+    import pandas as pd
+
     lookback = now.normalize() - pd.DateOffset(months=3)
     return lookback if since is None else max(lookback, since)
 
 
 def _seconds(times: pd.Series) -> np.ndarray:
+    import pandas as pd
+
     return ((times - pd.Timestamp(EPOCH)).dt.total_seconds()).to_numpy(dtype=float)
 
 
 def fourkeys_deployment_frequency(deployments: pd.DataFrame, now: pd.Timestamp, since: "pd.Timestamp | None" = None) -> str:
     """The Four Keys "Deployment Frequency" panel: Daily, Weekly, Monthly or Yearly (see the module docstring)."""
+    import pandas as pd
+
     lookback = now.normalize() - pd.DateOffset(months=3)
     first = (lookback if since is None else max(lookback, since.normalize())).date()
     last = now.normalize().date()
-    deploy_days = {t.date() for t in deployments["time_created"]}
+    return _fourkeys_frequency({t.date() for t in deployments["time_created"]}, first, last)
+
+
+def _fourkeys_frequency(deploy_days: set[date], first: date, last: date) -> str:
+    """:func:`fourkeys_deployment_frequency` of the UTC dates with a deployment, over the days ``first`` to ``last``."""
     weeks: dict[date, list[int]] = {}
     day = first
     while day <= last:
@@ -284,6 +307,8 @@ def fourkeys_metrics(tables: dict[str, pd.DataFrame], now: pd.Timestamp, since: 
         ``deploys_per_day``, ``lead_time_median_hours``, ``change_failure_rate``,
         ``recovery_time_median_hours`` and the four ``*_bucket`` labels.
     """
+    import pandas as pd
+
     cutoff = fourkeys_cutoff(now, since)
     deployments = tables["deployments"].assign(time_created=lambda f: pd.to_datetime(f["time_created"], utc=True))
     recent = deployments[deployments["time_created"] > cutoff]
@@ -306,18 +331,49 @@ def fourkeys_metrics(tables: dict[str, pd.DataFrame], now: pd.Timestamp, since: 
         matches = float(pairs["changes"].map(causes).fillna(0).sum())
         failure_rate = matches / recent["deploy_id"].nunique()
     days = (now - cutoff).total_seconds() / _DAY_SECONDS
+    frequency = fourkeys_deployment_frequency(deployments, now, since)
+    return _fourkeys_result(len(recent), days, lead_minutes, failure_rate, restore, frequency)
+
+
+def _fourkeys_result(deployed: int, days: float, lead_minutes: float, failure_rate: float, restore: float, frequency: str) -> dict[str, Any]:
+    """The numbers and bucket labels of :func:`fourkeys_metrics` from what it counted."""
     lead_edges = ((24 * 60, "One day"), (168 * 60, "One week"), (730 * 60, "One month"), (730 * 6 * 60, "Six months"))
     restore_edges = tuple((limit / 60, label) for limit, label in lead_edges)
     return {
-        "deploys_per_day": len(recent) / days if days > 0 else math.nan,
+        "deploys_per_day": deployed / days if days > 0 else math.nan,
         "lead_time_median_hours": lead_minutes / 60.0,
         "change_failure_rate": failure_rate,
         "recovery_time_median_hours": restore,
-        "deployment_frequency_bucket": fourkeys_deployment_frequency(deployments, now, since),
+        "deployment_frequency_bucket": frequency,
         "lead_time_bucket": _bucket(lead_minutes, lead_edges, "One year"),
         "change_failure_rate_bucket": "0-15%" if failure_rate <= 0.15 else ("16-45%" if failure_rate < 0.46 else "46-60%"),
         "recovery_time_bucket": _bucket(restore, restore_edges, "One year"),
     }
+
+
+def months_before(day: date, months: int) -> date:
+    """``day`` minus whole calendar months, the day clipped to the month's end (as ``pandas.DateOffset(months=...)``)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _day_of(seconds: float) -> int:
+    """The day (0: :data:`EPOCH`'s date) of an instant in seconds since :data:`EPOCH`, a midnight UTC."""
+    return int(math.floor(seconds / _DAY_SECONDS))
+
+
+def _shipped_order(deployments: Columns) -> np.ndarray:
+    """Row positions of the successful deployments (rolled out, finished), by ``(finished_hours, deployment_id)``.
+
+    As ``deployments[rolled_out.astype(bool) & finished_hours.notna()].sort_values(["finished_hours",
+    "deployment_id"], kind="stable")`` orders them (``np.lexsort`` is stable too).
+    """
+    finished = deployments.floats("finished_hours")
+    rows = np.flatnonzero(np.asarray(deployments["rolled_out"], dtype=bool) & ~np.isnan(finished))
+    if len(rows) == 0:
+        return rows
+    return rows[np.lexsort((deployments["deployment_id"][rows], finished[rows]))]
 
 
 def fourkeys_profile(run: "Run") -> dict[str, Any]:
@@ -327,10 +383,72 @@ def fourkeys_profile(run: "Run") -> dict[str, Any]:
     is (``trunksim export``): the 3-month lookback from the end of the run, with nothing
     from the warm-up in the tables (days of the lookback before the window count as days
     without deployments, as they would in Four Keys).
+
+    Computed from the run's columns in whole seconds since :data:`EPOCH`, without
+    building the tables (nor importing pandas): the same rows, filters and arithmetic,
+    hence the same numbers (``tests/test_worker_imports.py`` holds them equal).
     """
-    _, end = _window_hours(run)
-    (now,) = timestamps(np.array([end]))
-    return fourkeys_metrics(fourkeys_tables(run), now=now)
+    start, end = _window_hours(run)
+    changes, deployments, incidents = (Columns.of_run(run, name) for name in ("changes", "deployments", "incidents"))
+    since, now = (float(s) for s in epoch_seconds(np.array([start, end])))
+    # fourkeys_tables' commits: the time_created of each committed change, by change id (commit_id is one-to-one)
+    first_commit = changes.floats("first_commit_hours")
+    committed = ~np.isnan(first_commit)
+    commit_seconds = dict(zip((int(c) for c in changes["change_id"][committed]), epoch_seconds(first_commit[committed])))
+    # its deployments: (deploy id, time_created, the changes listed), in time order
+    order = _shipped_order(deployments)
+    seen: set[int] = set()
+    first_deployed: dict[int, float] = {}
+    deploys: list[tuple[int, float, list[int]]] = []
+    for deploy_id, finished, ids in zip(
+        deployments["deployment_id"][order], epoch_seconds(deployments.floats("finished_hours")[order]),
+        _change_lists(deployments["change_ids"][order]),
+    ):
+        if not ids:
+            continue
+        new = [i for i in ids if i not in seen]
+        seen.update(ids)
+        listed = new or ids[-1:]
+        for i in listed:
+            first_deployed[i] = min(first_deployed.get(i, math.inf), finished)
+        deploys.append((int(deploy_id), finished, listed))
+    # its incidents: (time_created, time_resolved (NaN: NULL), root-cause changes)
+    detected = incidents.floats("detected_hours")
+    opened = ~np.isnan(detected)
+    opened_incidents: list[tuple[float, float, list[int]]] = []
+    for change, detected_at, restored in zip(
+        incidents["change_id"][opened], epoch_seconds(detected[opened]), epoch_seconds(incidents.floats("restored_hours")[opened])
+    ):
+        root = [int(change)] if change > 0 else []
+        created = min([detected_at] + [first_deployed[i] for i in root if i in first_deployed])
+        opened_incidents.append((created, restored, root))
+    # only the measured window goes in: time_created after the end of the warm-up
+    deploys = [d for d in deploys if d[1] > since]
+    opened_incidents = [i for i in opened_incidents if i[0] > since]
+    # fourkeys_metrics: rows after the 3-month lookback from CURRENT_DATE (fourkeys_cutoff)
+    today = _day_of(now)
+    first_day = months_before(EPOCH.date() + timedelta(days=today), 3)
+    cutoff = float((first_day - EPOCH.date()).days * _DAY_SECONDS)
+    recent = [d for d in deploys if d[1] > cutoff]
+    pairs = [(finished, i) for _, finished, listed in recent for i in listed]  # explode("changes")
+    matched = [(finished, i) for finished, i in pairs if i in commit_seconds]
+    minutes = (np.array([f for f, _ in matched], dtype=float) - np.array([commit_seconds[i] for _, i in matched], dtype=float)) // 60
+    minutes = minutes[minutes > 0]
+    lead_minutes = _interpolated_median(minutes) if len(minutes) else 0.0
+    resolved = [(created, restored) for created, restored, _ in opened_incidents if created > cutoff and not math.isnan(restored)]
+    restore_hours = np.trunc(
+        (np.array([r for _, r in resolved], dtype=float) - np.array([c for c, _ in resolved], dtype=float)) / 3600.0
+    )
+    restore = _interpolated_median(restore_hours)
+    if len(matched) == 0:
+        failure_rate = 0.0
+    else:
+        causes = Counter(i for _, _, root in opened_incidents for i in root)  # value_counts of the incidents' changes
+        failure_rate = float(sum(causes.get(i, 0) for _, i in pairs)) / len({d[0] for d in recent})
+    days = (now - cutoff) / _DAY_SECONDS
+    deploy_days = {EPOCH.date() + timedelta(days=_day_of(finished)) for _, finished, _ in deploys}
+    frequency = _fourkeys_frequency(deploy_days, first_day, EPOCH.date() + timedelta(days=today))
+    return _fourkeys_result(len(recent), days, lead_minutes, failure_rate, restore, frequency)
 
 
 # -- DevLake -------------------------------------------------------------------------
@@ -339,9 +457,9 @@ def _ceil_minutes(hours: np.ndarray) -> np.ndarray:
     return np.where(minutes < 0, 0.0, np.nan_to_num(minutes, nan=0.0))
 
 
-def devlake_deployment_frequency(finished_hours: pd.Series, start: float, now: float) -> str:
+def devlake_deployment_frequency(finished_hours: Union[pd.Series, np.ndarray], start: float, now: float) -> str:
     """DevLake's deployment-frequency benchmark (v1.0 docs, 2023): lower medians of deployment days per week and month."""
-    deploy_days = set(np.floor(finished_hours.to_numpy(dtype=float) / 24.0).astype(int))
+    deploy_days = set(np.floor(np.asarray(finished_hours, dtype=float) / 24.0).astype(int))
     n, weeks, months = 0, {}, {}
     while now - 24.0 * n > start:
         day = int(math.floor((now - 24.0 * n) / 24.0))
@@ -361,26 +479,30 @@ def devlake_deployment_frequency(finished_hours: pd.Series, start: float, now: f
 
 
 def devlake_profile(run: "Run") -> dict[str, Any]:
-    """The run measured by Apache DevLake's rules (module docstring): numbers and DevLake's benchmark labels."""
+    """The run measured by Apache DevLake's rules (module docstring): numbers and DevLake's benchmark labels.
+
+    Read from the run's columns in NumPy (:class:`~trunksim.metrics.columns.Columns`): no DataFrame is built.
+    """
     start, end = _window_hours(run)
-    changes, deployments, incidents = run.changes, run.deployments, run.incidents
-    shipped = deployments[deployments["rolled_out"].astype(bool) & deployments["finished_hours"].notna()]
-    shipped = shipped.sort_values(["finished_hours", "deployment_id"], kind="stable")
-    in_window = shipped[(shipped["finished_hours"] >= start) & (shipped["finished_hours"] <= end)]
-    prs = changes[changes["deployed_hours"].between(start, end) & changes["merged_hours"].notna()]
-    cycle_minutes = (
-        _ceil_minutes((prs["submitted_hours"] - prs["first_commit_hours"]).to_numpy(dtype=float))
-        + _ceil_minutes((prs["merged_hours"] - prs["submitted_hours"]).to_numpy(dtype=float))
-        + _ceil_minutes((prs["deployed_hours"] - prs["merged_hours"]).to_numpy(dtype=float))
+    changes, deployments, incidents = (Columns.of_run(run, name) for name in ("changes", "deployments", "incidents"))
+    order = _shipped_order(deployments)  # the successful deployments, in time order
+    finish_times = deployments.floats("finished_hours")[order]
+    shipped_ids = deployments["deployment_id"][order]
+    in_window = shipped_ids[(finish_times >= start) & (finish_times <= end)]
+    deployed, merged = changes.floats("deployed_hours"), changes.floats("merged_hours")
+    prs = (deployed >= start) & (deployed <= end) & ~np.isnan(merged)  # deployed_hours.between(start, end), merged
+    submitted, first_commit, merged, deployed = (
+        changes.floats("submitted_hours")[prs], changes.floats("first_commit_hours")[prs], merged[prs], deployed[prs]
     )
+    cycle_minutes = _ceil_minutes(submitted - first_commit) + _ceil_minutes(merged - submitted) + _ceil_minutes(deployed - merged)
     lead_minutes = lower_median(cycle_minutes)
-    opened = incidents[incidents["detected_hours"].notna()]
-    finish_times = shipped["finished_hours"].to_numpy(dtype=float)
-    slots = np.searchsorted(finish_times, opened["detected_hours"].to_numpy(dtype=float), side="right") - 1
-    blamed_ids = np.where(slots >= 0, shipped["deployment_id"].to_numpy()[np.clip(slots, 0, None)], -1)
+    detected = incidents.floats("detected_hours")
+    opened = ~np.isnan(detected)
+    slots = np.searchsorted(finish_times, detected[opened], side="right") - 1
+    blamed_ids = np.where(slots >= 0, shipped_ids[np.clip(slots, 0, None)], -1)
     blamed_finish = np.where(slots >= 0, finish_times[np.clip(slots, 0, None)], np.nan)
-    failure_rate = float(in_window["deployment_id"].isin(blamed_ids).mean()) if len(in_window) else math.nan
-    restored = opened["restored_hours"].to_numpy(dtype=float)
+    failure_rate = float(np.isin(in_window, blamed_ids).mean()) if len(in_window) else math.nan
+    restored = incidents.floats("restored_hours")[opened]
     counted = (slots >= 0) & (restored >= start) & (restored <= end)
     recovery_minutes = lower_median(np.floor((restored[counted] - blamed_finish[counted]) * 60.0 + 1e-9))
     days = (end - start) / 24.0
@@ -389,7 +511,7 @@ def devlake_profile(run: "Run") -> dict[str, Any]:
         "lead_time_median_hours": lead_minutes / 60.0,
         "change_failure_rate": failure_rate,
         "recovery_time_median_hours": recovery_minutes / 60.0,
-        "deployment_frequency_bucket": devlake_deployment_frequency(shipped["finished_hours"], start, end),
+        "deployment_frequency_bucket": devlake_deployment_frequency(finish_times, start, end),
         "lead_time_bucket": _bucket(
             lead_minutes,
             ((24 * 60, "Less than one day"), (7 * 24 * 60, "Between one day and one week"), (30 * 24 * 60, "Between one week and one month")),
@@ -472,6 +594,8 @@ def compare_profiles(run_or_runs: Union["Run", Iterable["Run"]], profiles: Itera
         recovery_time_median_hours``, the bucket labels, ``dora_level`` and
         ``dora_quick_check_score``.
     """
+    import pandas as pd
+
     runs = [run_or_runs] if hasattr(run_or_runs, "frames") else list(run_or_runs)
     rows = []
     for run in runs:

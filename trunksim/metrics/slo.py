@@ -10,23 +10,25 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 
+from trunksim.metrics.columns import Table, columns_of
 from trunksim.metrics.window import Window
 
 
-def _exposure_between(incidents: pd.DataFrame, start: np.ndarray, end: np.ndarray, now: float) -> np.ndarray:
+def _exposure_between(incidents: Table, start: np.ndarray, end: np.ndarray, now: float) -> np.ndarray:
     """User-hours of failure in each interval ``[start_i, end_i]`` (open failures last until ``now``)."""
     if len(incidents) == 0:
         return np.zeros(len(start))
-    began = incidents["started_hours"].to_numpy(dtype=float)[None, :]
-    restored = incidents["restored_hours"].fillna(now).to_numpy(dtype=float)[None, :]
-    share = incidents["exposed_share"].to_numpy(dtype=float)[None, :]
+    incidents = columns_of(incidents)
+    began = incidents.floats("started_hours")[None, :]
+    restored = incidents.floats("restored_hours")
+    restored = np.where(np.isnan(restored), now, restored)[None, :]  # Series.fillna(now)
+    share = incidents.floats("exposed_share")[None, :]
     overlap = np.clip(np.minimum(restored, end[:, None]) - np.maximum(began, start[:, None]), 0.0, None)
     return (overlap * share).sum(axis=1)
 
 
-def slo_compliance(incidents: pd.DataFrame, window: Window, objective: float, slo_window_hours: float) -> float:
+def slo_compliance(incidents: Table, window: Window, objective: float, slo_window_hours: float) -> float:
     """Share of the measurement window during which the service met its objective.
 
     On an hourly grid ``t`` over the window: the rolling good share over
@@ -40,7 +42,7 @@ def slo_compliance(incidents: pd.DataFrame, window: Window, objective: float, sl
     return float((good >= objective).mean())
 
 
-def error_budget_remaining(incidents: pd.DataFrame, window: Window, objective: float, slo_window_hours: float) -> float:
+def error_budget_remaining(incidents: Table, window: Window, objective: float, slo_window_hours: float) -> float:
     """Share of the error budget left at the end of the run: ``1 - exposure over the last SLO window / ((1 - objective) × window)``.
 
     Negative when the budget is overspent.
@@ -50,11 +52,13 @@ def error_budget_remaining(incidents: pd.DataFrame, window: Window, objective: f
     return float(1.0 - spent / ((1.0 - objective) * slo_window_hours))
 
 
-def deploy_freeze_hours_per_week(freezes: pd.DataFrame, window: Window) -> float:
+def deploy_freeze_hours_per_week(freezes: Table, window: Window) -> float:
     """Hours per week feature deployments were frozen by a fast burn (freezes clipped to the window)."""
     if len(freezes) == 0:
         return 0.0
-    start = freezes["start_hours"].to_numpy(dtype=float)
-    end = freezes["end_hours"].fillna(window.end_hours).to_numpy(dtype=float)
+    freezes = columns_of(freezes)
+    start = freezes.floats("start_hours")
+    end = freezes.floats("end_hours")
+    end = np.where(np.isnan(end), window.end_hours, end)  # Series.fillna(window.end_hours)
     overlap = np.clip(np.minimum(end, window.end_hours) - np.maximum(start, window.start_hours), 0.0, None)
     return float(overlap.sum() / window.weeks)
