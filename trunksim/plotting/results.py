@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from trunksim.metrics.columns import quantile
 from trunksim.tables import STAGES
 from trunksim.plotting.style import (
     DORA_PLOT_METRICS,
@@ -185,7 +186,8 @@ def stage_breakdown(frame: pd.DataFrame, ax=None):
     left = np.zeros(len(names))
     for stage in STAGES:
         column = f"stage_{stage}_mean_hours"
-        values = np.array([np.nanmedian(frame.loc[frame["scenario"] == n, column].to_numpy(dtype=float)) for n in names])
+        # the median of the replications where the stage was measured (0 where it never was)
+        values = np.array([quantile(frame.loc[frame["scenario"] == n, column].to_numpy(dtype=float), 50) for n in names])
         values = np.nan_to_num(values)
         ax.barh(names, values, left=left, label=STAGE_LABELS[stage], height=0.7, **stage_style(stage))
         left += values
