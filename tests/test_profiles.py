@@ -137,6 +137,25 @@ def test_devlake_blames_the_last_deployment_before_the_incident_not_the_cause():
     assert result["recovery_time_median_hours"] == pytest.approx(4.5)  # deployment 2's finish → resolved
 
 
+def test_devlake_blames_nobody_for_an_incident_before_any_successful_deployment():
+    """A canary that failed every rollout opens incidents with no successful deployment to blame (DevLake counts none)."""
+    run = fake_run(
+        changes=[(1, 0.0, 1.0, 2.0, float("nan"))],
+        deployments=[(1, 3.0, False)],
+        incidents=[(1, 1, 3.5, 4.0)],
+    )
+    result = devlake_profile(run)
+    assert result["deploys_per_day"] == 0.0
+    assert math.isnan(result["change_failure_rate"]) and math.isnan(result["recovery_time_median_hours"])
+    both = fake_run(
+        changes=[(1, 0.0, 1.0, 2.0, 6.0)],
+        deployments=[(1, 3.0, False), (2, 6.0, True)],
+        incidents=[(1, 1, 3.5, 4.0), (2, 2, 7.0, 8.0)],  # the first opened before any success: not blamed
+    )
+    result = devlake_profile(both)
+    assert result["change_failure_rate"] == 1.0 and result["recovery_time_median_hours"] == pytest.approx(2.0)
+
+
 def test_devlake_lead_time_sums_three_spans_rounded_up_to_minutes_and_takes_the_lower_median():
     run = fake_run(
         changes=[(1, 0.0, 1.0 + 1 / 7200, 2.0, 3.0), (2, 0.0, 1.0, 2.0, 5.0), (3, 0.0, 1.0, 2.0, 7.0), (4, 0.0, 1.0, 2.0, 9.0)],

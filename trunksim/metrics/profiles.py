@@ -498,9 +498,12 @@ def devlake_profile(run: "Run") -> dict[str, Any]:
     lead_minutes = lower_median(cycle_minutes)
     detected = incidents.floats("detected_hours")
     opened = ~np.isnan(detected)
-    slots = np.searchsorted(finish_times, detected[opened], side="right") - 1
-    blamed_ids = np.where(slots >= 0, shipped_ids[np.clip(slots, 0, None)], -1)
-    blamed_finish = np.where(slots >= 0, finish_times[np.clip(slots, 0, None)], np.nan)
+    slots = np.searchsorted(finish_times, detected[opened], side="right") - 1  # -1: before any successful one
+    if len(finish_times):
+        blamed_ids = np.where(slots >= 0, shipped_ids[np.clip(slots, 0, None)], -1)
+        blamed_finish = np.where(slots >= 0, finish_times[np.clip(slots, 0, None)], np.nan)
+    else:  # nothing ever shipped (a canary that failed every rollout): nobody to blame
+        blamed_ids, blamed_finish = np.full(len(slots), -1), np.full(len(slots), np.nan)
     failure_rate = float(np.isin(in_window, blamed_ids).mean()) if len(in_window) else math.nan
     restored = incidents.floats("restored_hours")[opened]
     counted = (slots >= 0) & (restored >= start) & (restored <= end)
