@@ -121,3 +121,102 @@ def test_run_until_stops_at_the_instant_and_can_resume():
     assert env.now == 3 and ticks == [0, 1, 2]
     run_until(env, 5, 2, lambda: None)
     assert ticks == [0, 1, 2, 3, 4]
+
+
+def _resumed_after_a_failure(start) -> list:
+    """A step asks for a start, then a process start, then fails; the run is resumed."""
+    env = simpy.Environment()
+    log: list = []
+
+    def child(name: str):
+        log.append((env.now, name))
+        yield env.timeout(0)
+
+    def boom():
+        yield env.timeout(1)
+        failed = env.event()
+
+        def callback(_event):
+            start(env, child("g"))
+            env.process(child("p"))  # an urgent start event scheduled after g's would have been
+
+        failed.callbacks.append(callback)
+        failed.fail(RuntimeError("nobody defused this"))
+        yield env.timeout(5)
+
+    env.process(boom())
+    with pytest.raises(RuntimeError, match="nobody defused"):
+        run_until(env, 10, 1000, lambda: None)
+    run_until(env, 10, 1000, lambda: None)
+    return log
+
+
+def test_starts_asked_for_in_a_failed_step_keep_their_place_when_the_run_resumes():
+    assert _resumed_after_a_failure(detached) == _resumed_after_a_failure(lambda e, g: e.process(g)) == [(1, "g"), (1, "p")]
+
+
+def test_a_start_asked_for_between_steps_comes_before_the_next_event():
+    order: list = []
+    env = simpy.Environment()
+
+    def child():
+        order.append(("started", env.now))
+        yield env.timeout(0)
+
+    def ticker():
+        while True:
+            order.append(("tick", env.now))
+            yield env.timeout(1)
+
+    env.process(ticker())
+    asked = []
+
+    def check():  # a check that starts a generator (the engine's checks never do)
+        if not asked:
+            asked.append(env.now)
+            detached(env, child())
+
+    run_until(env, 3, 2, check)
+    assert order.index(("started", asked[0])) == order.index(("tick", asked[0])) + 1
+
+
+def test_an_environment_with_its_own_step_is_stepped_through_it_in_the_same_order():
+    """SimPy's tracing recipe replaces ``env.step``; a RealtimeEnvironment has its own."""
+    reference: list = []
+    env = simpy.Environment()
+    _scenario(env, lambda e, g: e.process(g), reference)
+    env.run(until=5)
+
+    traced: list = []
+    steps = []
+    env = simpy.Environment()
+    plain_step = env.step
+    env.step = lambda: (steps.append(env.peek()), plain_step())[1]
+    _scenario(env, detached, traced)
+    run_until(env, 5, 3, lambda: None)
+    assert traced == reference and steps
+
+    realtime: list = []
+    env = simpy.rt.RealtimeEnvironment(factor=1e-6, strict=False)
+    _scenario(env, detached, realtime)
+    run_until(env, 5, 3, lambda: None)
+    assert realtime == reference
+
+
+def test_a_started_generator_that_stops_the_simulation_stops_the_run():
+    env = simpy.Environment()
+    after: list = []
+
+    def stopper():
+        raise simpy.core.StopSimulation(None)
+        yield  # pragma: no cover
+
+    def starter():
+        yield env.timeout(1)
+        detached(env, stopper())
+        yield env.timeout(1)
+        after.append(env.now)
+
+    env.process(starter())
+    run_until(env, 5, 10, lambda: None)
+    assert env.now == 1 and after == []

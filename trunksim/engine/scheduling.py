@@ -157,33 +157,32 @@ def run_until(env: simpy.Environment, at: float, every: int, check: Callable[[],
 
     The same "until" event SimPy's ``run`` schedules (urgent, at ``at``), so the same order
     of events; ``check`` may raise to stop the run (it is how a replication's bounds are
-    enforced without a wrapper around every step). Each step is SimPy 4's
-    ``Environment.step`` written out in the loop (the same heap, the same order of
-    callbacks, the same crash on an undefused failure), which saves a method call and
-    its attribute lookups on every event.
+    enforced without a wrapper around every step). On a plain ``simpy.Environment`` each
+    step is SimPy 4's ``Environment.step`` written out in the loop (the same heap, the
+    same order of callbacks, the same crash on an undefused failure), which saves a
+    method call and its attribute lookups on every event; an environment with a step of
+    its own (``simpy.rt.RealtimeEnvironment``, a tracing wrapper) is stepped through it.
     """
     until = _succeeded(env)
     env.schedule(until, simpy.core.URGENT, at - env.now)
     until.callbacks.append(simpy.core.StopSimulation.callback)  # type: ignore[union-attr]
-    queue = env._queue
-    pop = heapq.heappop
     starts: deque[_Detached] = deque()
     setattr(env, _STARTS, starts)
     try:
-        _steps(env, queue, pop, starts, every, check)
+        if type(env).step is simpy.core.Environment.step and "step" not in vars(env):
+            _steps(env, starts, every, check)
+        else:
+            _steps_through(env, starts, every, check)
     finally:
         delattr(env, _STARTS)
-        while starts:  # started in the step that stopped the run: they would have had their start events
-            runner = starts.popleft()
-            start = _succeeded(env)
-            start.callbacks.append(runner._resume)  # type: ignore[union-attr]
-            env.schedule(start, simpy.core.URGENT)
+        if starts:  # the run stopped (an error) before starting them: they get the start events they stood for
+            _schedule_first(env, starts)
 
 
-def _steps(
-    env: simpy.Environment, queue: list, pop: Callable, starts: "deque[_Detached]", every: int, check: Callable[[], None],
-) -> None:
+def _steps(env: simpy.Environment, starts: "deque[_Detached]", every: int, check: Callable[[], None]) -> None:
     """Process events until the "until" event stops the run (the body of :func:`run_until`)."""
+    queue = env._queue
+    pop = heapq.heappop
     while True:
         for _ in itertools.repeat(None, every):
             try:
@@ -203,6 +202,53 @@ def _steps(
                 exc = type(event._value)(*event._value.args)
                 exc.__cause__ = event._value
                 raise exc
-            while starts:  # what detached() started in this step, in order (each may start more)
-                starts.popleft()._resume(None)
+            if starts and _start(starts):
+                return
         check()
+        if starts and _start(starts):
+            return
+
+
+def _steps_through(env: simpy.Environment, starts: "deque[_Detached]", every: int, check: Callable[[], None]) -> None:
+    """:func:`_steps` for an environment whose ``step`` is its own: every step goes through it."""
+    step = env.step
+    try:
+        while True:
+            for _ in itertools.repeat(None, every):
+                step()
+                if starts and _start(starts):
+                    return
+            check()
+            if starts and _start(starts):
+                return
+    except simpy.core.StopSimulation:
+        return
+
+
+def _start(starts: "deque[_Detached]") -> bool:
+    """Start what :func:`detached` asked for since the last step, in order (each may ask for more); True if
+    one of them stopped the simulation (as SimPy's run stops when a start event's callback does)."""
+    try:
+        while starts:
+            starts.popleft()._resume(None)
+    except simpy.core.StopSimulation:
+        return True
+    return False
+
+
+def _schedule_first(env: simpy.Environment, runners: "deque[_Detached]") -> None:
+    """Give ``runners`` the urgent start events they stood for, ahead of every urgent event scheduled after them.
+
+    A runner is deferred only when no urgent event waits at the instant, so in SimPy's
+    order its start event comes before every urgent event now waiting at this instant:
+    their tie-breaking ids are made just below the lowest of those, in order.
+    """
+    now = env._now
+    pending = [eid for time, priority, eid, _ in env._queue if time == now and priority == simpy.core.URGENT]
+    below = min(pending) if pending else next(env._eid)
+    count = len(runners)
+    for k, runner in enumerate(runners):
+        start = _succeeded(env)
+        start.callbacks.append(runner._resume)  # type: ignore[union-attr]
+        heapq.heappush(env._queue, (now, simpy.core.URGENT, below - 1 + (k + 1) / (count + 1), start))
+    runners.clear()

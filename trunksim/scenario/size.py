@@ -19,7 +19,7 @@ The estimate follows the work the scenario describes (per replication; time in h
                                                                 grows with the merge rate)
     CI runs         = changes × builds × (cycles × runs per cycle + defects), at most the
                       pool's capacity beyond the runs a change needs anyway
-    events          = 1.2·coding blocks + 2·changes + 1.5·CI runs + 5·deployments + 2·developers
+    events          = 1.2·coding blocks + 1·change + 1.5·CI runs + 5·deployments + 2·developers
                       + the ticks of periodic processes + the merge queue's runs
 
 A CI *cycle* is a run and its automatic retries: it comes back red with
@@ -41,7 +41,8 @@ work *asked for*: a CI pool far too small for the team is not credited with star
 (the message says so); only red cycles beyond that work wait for the runners. The
 coefficients were fitted to measured SimPy event counts of the shipped scenarios and of
 68 variants stretching every parameter above; every estimate lies within 0.63–2.01× of
-the measured count (``docs/reliability.md``), far inside the factor of 500 between a
+the measured count (``docs/reliability.md``; the per-change coefficient was refitted from 2
+to 1 when the engine stopped scheduling a start event for each change), far inside the factor of 500 between a
 shipped scenario (~10⁴ events) and the default bound (5·10⁶, about a minute of one core).
 
 When a scenario is refused, the field named is the one whose schema default would
@@ -68,7 +69,7 @@ MAX_CHANGES_PER_FEATURE = 10_000
 up front, so a feature cut into millions of one-line changes exhausts memory at once."""
 
 EVENTS_PER_CODING_BLOCK = 1.2
-EVENTS_PER_CHANGE = 2.0
+EVENTS_PER_CHANGE = 1.0
 EVENTS_PER_CI_RUN = 1.5
 EVENTS_PER_DEPLOYMENT = 5.0
 EVENTS_PER_DEVELOPER = 2.0
