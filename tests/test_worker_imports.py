@@ -114,6 +114,15 @@ def test_the_fourkeys_profile_is_fourkeys_metrics_of_the_exported_tables(measure
     _same(fourkeys_profile(measured_run), from_tables)
 
 
+def test_with_nothing_deployed_the_fourkeys_profile_and_fourkeys_metrics_agree():
+    """A run too short to deploy anything: the exported commit table is empty (pandas could not map it)."""
+    run = simulate(small("trunk-based", simulation={"duration": "1h", "warm_up": 0}), seed=1)
+    (now,) = timestamps(np.array([run.scenario.simulation.duration]))
+    from_tables = fourkeys_metrics(fourkeys_tables(run), now=now)
+    assert from_tables["deploys_per_day"] == 0.0 and from_tables["lead_time_median_hours"] == 0.0
+    _same(fourkeys_profile(run), from_tables)
+
+
 def test_the_profiles_are_the_same_from_columns_and_from_frames(measured_run):
     fresh = simulate(measured_run.scenario, seed=11)
     _ = measured_run.frames  # every DataFrame built: the profiles read their columns

@@ -315,8 +315,11 @@ def fourkeys_metrics(tables: dict[str, pd.DataFrame], now: pd.Timestamp, since: 
     pairs = recent[["deploy_id", "time_created", "changes"]].explode("changes").dropna(subset=["changes"])
     commit_times = pd.to_datetime(tables["changes"].drop_duplicates("change_id").set_index("change_id")["time_created"], utc=True)
     matched = pairs[pairs["changes"].isin(commit_times.index)]
-    minutes = (_seconds(matched["time_created"]) - _seconds(matched["changes"].map(commit_times))) // 60
-    minutes = minutes[minutes > 0]
+    if len(matched):
+        minutes = (_seconds(matched["time_created"]) - _seconds(matched["changes"].map(commit_times))) // 60
+        minutes = minutes[minutes > 0]
+    else:  # nothing deployed in the lookback (pandas cannot map an empty column through timestamps)
+        minutes = np.array([], dtype=float)
     lead_minutes = _interpolated_median(minutes) if len(minutes) else 0.0
     incidents = tables["incidents"].assign(
         time_created=lambda f: pd.to_datetime(f["time_created"], utc=True), time_resolved=lambda f: pd.to_datetime(f["time_resolved"], utc=True)
