@@ -195,7 +195,7 @@ def fourkeys_tables(run: "Run", include_warm_up: bool = False) -> dict[str, pd.D
     """
     import pandas as pd
 
-    changes, deployments, incidents = run.changes, run.deployments, run.incidents
+    changes = run.changes
     committed = changes[changes["first_commit_hours"].notna()]
     change_table = pd.DataFrame(
         {
@@ -204,30 +204,17 @@ def fourkeys_tables(run: "Run", include_warm_up: bool = False) -> dict[str, pd.D
             "time_created": timestamps(committed["first_commit_hours"]).to_numpy(),
         }
     )
-    shipped = deployments[deployments["rolled_out"].astype(bool) & deployments["finished_hours"].notna()]
-    shipped = shipped.sort_values(["finished_hours", "deployment_id"], kind="stable")
-    seen: set[int] = set()
-    first_deployed: dict[str, float] = {}
-    rows = []
-    for deploy_id, finished, ids in zip(shipped["deployment_id"], epoch_seconds(shipped["finished_hours"]), _change_lists(shipped["change_ids"])):
-        if not ids:
-            continue
-        new = [i for i in ids if i not in seen]
-        seen.update(ids)
-        listed = [commit_id(i) for i in (new or ids[-1:])]
-        for sha in listed:
-            first_deployed[sha] = min(first_deployed.get(sha, math.inf), finished)
-        rows.append((SOURCE, str(int(deploy_id)), finished, commit_id(ids[-1]), listed))
+    deploys, opened = _fourkeys_events(Columns.of_run(run, "deployments"), Columns.of_run(run, "incidents"))
+    rows = [
+        (SOURCE, str(deploy_id), finished, commit_id(last), [commit_id(i) for i in listed])
+        for deploy_id, finished, listed, last in deploys
+    ]
     deploy_table = pd.DataFrame(rows, columns=["source", "deploy_id", "time_created", "main_commit", "changes"])
     deploy_table["time_created"] = pd.Timestamp(EPOCH) + pd.to_timedelta(deploy_table["time_created"].astype(float), unit="s")
-    opened = incidents[incidents["detected_hours"].notna()]
-    rows = []
-    for incident_id, change, detected, restored in zip(
-        opened["incident_id"], opened["change_id"], epoch_seconds(opened["detected_hours"]), epoch_seconds(opened["restored_hours"])
-    ):
-        root = [commit_id(change)] if change > 0 else []
-        created = min([detected] + [first_deployed[sha] for sha in root if sha in first_deployed])
-        rows.append((SOURCE, str(int(incident_id)), created, restored, root))
+    rows = [
+        (SOURCE, str(incident_id), created, restored, [commit_id(i) for i in root])
+        for incident_id, created, restored, root in opened
+    ]
     incident_table = pd.DataFrame(rows, columns=["source", "incident_id", "time_created", "time_resolved", "changes"])
     for column in ("time_created", "time_resolved"):
         incident_table[column] = pd.Timestamp(EPOCH) + pd.to_timedelta(incident_table[column].astype(float), unit="s")
@@ -239,6 +226,47 @@ def fourkeys_tables(run: "Run", include_warm_up: bool = False) -> dict[str, pd.D
         keep = (pd.to_datetime(change_table["time_created"], utc=True) > since) | change_table["change_id"].isin(named)
         change_table = change_table[keep].reset_index(drop=True)
     return {"changes": change_table, "deployments": deploy_table, "incidents": incident_table}
+
+
+def _fourkeys_events(
+    deployments: Columns, incidents: Columns,
+) -> tuple[list[tuple[int, float, list[int], int]], list[tuple[int, float, float, list[int]]]]:
+    """The run's Four Keys deployment and incident rows, warm-up included, with change ids for commits.
+
+    Deployments: ``(deploy id, time_created, changes, main commit)`` for every successful
+    deployment that listed changes, in time order; ``changes`` are those it shipped for the
+    first time (or its last one, for a re-deployment). Incidents: ``(incident id,
+    time_created, time_resolved, root-cause changes)`` for every opened incident, created at
+    the first deployment of its cause if that came earlier than its detection. Times in
+    whole seconds since :data:`EPOCH` (NaN: not resolved).
+    """
+    order = _shipped_order(deployments)
+    seen: set[int] = set()
+    first_deployed: dict[int, float] = {}
+    deploys: list[tuple[int, float, list[int], int]] = []
+    for deploy_id, finished, ids in zip(
+        deployments["deployment_id"][order], epoch_seconds(deployments.floats("finished_hours")[order]),
+        _change_lists(deployments["change_ids"][order]),
+    ):
+        if not ids:
+            continue
+        new = [i for i in ids if i not in seen]
+        seen.update(ids)
+        listed = new or ids[-1:]
+        for i in listed:
+            first_deployed[i] = min(first_deployed.get(i, math.inf), finished)
+        deploys.append((int(deploy_id), finished, listed, ids[-1]))
+    detected = incidents.floats("detected_hours")
+    opened = ~np.isnan(detected)
+    rows: list[tuple[int, float, float, list[int]]] = []
+    for incident_id, change, detected_at, restored in zip(
+        incidents["incident_id"][opened], incidents["change_id"][opened], epoch_seconds(detected[opened]),
+        epoch_seconds(incidents.floats("restored_hours")[opened]),
+    ):
+        root = [int(change)] if change > 0 else []
+        created = min([detected_at] + [first_deployed[i] for i in root if i in first_deployed])
+        rows.append((int(incident_id), created, restored, root))
+    return deploys, rows
 
 
 def fourkeys_cutoff(now: pd.Timestamp, since: "pd.Timestamp | None" = None) -> pd.Timestamp:
@@ -398,47 +426,22 @@ def fourkeys_profile(run: "Run") -> dict[str, Any]:
     first_commit = changes.floats("first_commit_hours")
     committed = ~np.isnan(first_commit)
     commit_seconds = dict(zip((int(c) for c in changes["change_id"][committed]), epoch_seconds(first_commit[committed])))
-    # its deployments: (deploy id, time_created, the changes listed), in time order
-    order = _shipped_order(deployments)
-    seen: set[int] = set()
-    first_deployed: dict[int, float] = {}
-    deploys: list[tuple[int, float, list[int]]] = []
-    for deploy_id, finished, ids in zip(
-        deployments["deployment_id"][order], epoch_seconds(deployments.floats("finished_hours")[order]),
-        _change_lists(deployments["change_ids"][order]),
-    ):
-        if not ids:
-            continue
-        new = [i for i in ids if i not in seen]
-        seen.update(ids)
-        listed = new or ids[-1:]
-        for i in listed:
-            first_deployed[i] = min(first_deployed.get(i, math.inf), finished)
-        deploys.append((int(deploy_id), finished, listed))
-    # its incidents: (time_created, time_resolved (NaN: NULL), root-cause changes)
-    detected = incidents.floats("detected_hours")
-    opened = ~np.isnan(detected)
-    opened_incidents: list[tuple[float, float, list[int]]] = []
-    for change, detected_at, restored in zip(
-        incidents["change_id"][opened], epoch_seconds(detected[opened]), epoch_seconds(incidents.floats("restored_hours")[opened])
-    ):
-        root = [int(change)] if change > 0 else []
-        created = min([detected_at] + [first_deployed[i] for i in root if i in first_deployed])
-        opened_incidents.append((created, restored, root))
+    # its deployments and incidents (fourkeys_tables' rows, with change ids for commits)
+    deploys, opened_incidents = _fourkeys_events(deployments, incidents)
     # only the measured window goes in: time_created after the end of the warm-up
     deploys = [d for d in deploys if d[1] > since]
-    opened_incidents = [i for i in opened_incidents if i[0] > since]
+    opened_incidents = [i for i in opened_incidents if i[1] > since]
     # fourkeys_metrics: rows after the 3-month lookback from CURRENT_DATE (fourkeys_cutoff)
     today = _day_of(now)
     first_day = months_before(EPOCH.date() + timedelta(days=today), 3)
     cutoff = float((first_day - EPOCH.date()).days * _DAY_SECONDS)
     recent = [d for d in deploys if d[1] > cutoff]
-    pairs = [(finished, i) for _, finished, listed in recent for i in listed]  # explode("changes")
+    pairs = [(finished, i) for _, finished, listed, _ in recent for i in listed]  # explode("changes")
     matched = [(finished, i) for finished, i in pairs if i in commit_seconds]
     minutes = (np.array([f for f, _ in matched], dtype=float) - np.array([commit_seconds[i] for _, i in matched], dtype=float)) // 60
     minutes = minutes[minutes > 0]
     lead_minutes = _interpolated_median(minutes) if len(minutes) else 0.0
-    resolved = [(created, restored) for created, restored, _ in opened_incidents if created > cutoff and not math.isnan(restored)]
+    resolved = [(created, restored) for _, created, restored, _ in opened_incidents if created > cutoff and not math.isnan(restored)]
     restore_hours = np.trunc(
         (np.array([r for _, r in resolved], dtype=float) - np.array([c for c, _ in resolved], dtype=float)) / 3600.0
     )
@@ -446,10 +449,10 @@ def fourkeys_profile(run: "Run") -> dict[str, Any]:
     if len(matched) == 0:
         failure_rate = 0.0
     else:
-        causes = Counter(i for _, _, root in opened_incidents for i in root)  # value_counts of the incidents' changes
+        causes = Counter(i for *_, root in opened_incidents for i in root)  # value_counts of the incidents' changes
         failure_rate = float(sum(causes.get(i, 0) for _, i in pairs)) / len({d[0] for d in recent})
     days = (now - cutoff) / _DAY_SECONDS
-    deploy_days = {EPOCH.date() + timedelta(days=_day_of(finished)) for _, finished, _ in deploys}
+    deploy_days = {EPOCH.date() + timedelta(days=_day_of(finished)) for _, finished, _, _ in deploys}
     frequency = _fourkeys_frequency(deploy_days, first_day, EPOCH.date() + timedelta(days=today))
     return _fourkeys_result(len(recent), days, lead_minutes, failure_rate, restore, frequency)
 
