@@ -18,8 +18,9 @@ It also holds :func:`run_until`, SimPy's ``Environment.run(until=...)`` stepped 
 batches with a check between them, and :func:`scheduled_events`, SimPy's running count of
 events.
 
-Ordering (documented in ``docs/architecture.md``): a detached generator starts in an
-urgent event exactly as a process does, so nothing is reordered; a pool acquired while
+Ordering (documented in ``docs/architecture.md``): a detached generator starts where
+its urgent start event would have been processed, as a process does, so nothing is
+reordered; a pool acquired while
 free continues in the same step, where a SimPy request would have resumed it one event
 later (the CI runners, since before these changes). Everything else keeps SimPy's order:
 events at the same instant are processed by priority, then in the order they were
@@ -113,9 +114,10 @@ def detached(env: simpy.Environment, generator: Generator) -> None:
     schedules no end event. Inside :func:`run_until` it needs no start event either: when
     no other urgent event is waiting at this instant, the urgent start event would be the
     very next one processed, so the generator is started right after the current step
-    (in the order ``detached`` was called); otherwise it gets its start event as above. An exception it raises propagates out of the step that
-    resumed it, stopping the simulation, as an unhandled process failure does. It cannot
-    be interrupted (nothing in the engine interrupts these).
+    (in the order ``detached`` was called); otherwise it gets its start event as above.
+    An exception it raises propagates out of the step that resumed it, stopping the
+    simulation, as an unhandled process failure does. It cannot be interrupted (nothing in
+    the engine interrupts these).
     """
     runner = _Detached(generator)
     starts = getattr(env, _STARTS, None)
@@ -124,9 +126,7 @@ def detached(env: simpy.Environment, generator: Generator) -> None:
         # event would have been processed (nothing else urgent is waiting now), without it.
         starts.append(runner)
         return
-    start = _succeeded(env)
-    start.callbacks.append(runner._resume)  # type: ignore[union-attr]
-    env.schedule(start, simpy.core.URGENT)
+    env.schedule(_start_event(env, runner), simpy.core.URGENT)
 
 
 _STARTS = "_trunksim_starts"
@@ -137,6 +137,13 @@ def _urgent_pending(env: simpy.Environment) -> bool:
     """An urgent event (a process start, an interruption, the "until" event) is waiting at the current instant."""
     queue = env._queue
     return bool(queue) and queue[0][1] <= simpy.core.URGENT and queue[0][0] == env._now
+
+
+def _start_event(env: simpy.Environment, runner: _Detached) -> simpy.Event:
+    """The start event of a detached generator (not yet scheduled), as ``env.process`` makes a process's."""
+    start = _succeeded(env)
+    start.callbacks.append(runner._resume)  # type: ignore[union-attr]
+    return start
 
 
 def _succeeded(env: simpy.Environment) -> simpy.Event:
@@ -248,7 +255,5 @@ def _schedule_first(env: simpy.Environment, runners: "deque[_Detached]") -> None
     below = min(pending) if pending else next(env._eid)
     count = len(runners)
     for k, runner in enumerate(runners):
-        start = _succeeded(env)
-        start.callbacks.append(runner._resume)  # type: ignore[union-attr]
-        heapq.heappush(env._queue, (now, simpy.core.URGENT, below - 1 + (k + 1) / (count + 1), start))
+        heapq.heappush(env._queue, (now, simpy.core.URGENT, below - 1 + (k + 1) / (count + 1), _start_event(env, runner)))
     runners.clear()
